@@ -1,0 +1,1 @@
+//! A simulated PPDM server (placeholder until the simulator lands).

@@ -2,7 +2,20 @@
 //!
 //! Data flows one way: [`config`] → per server a [`ppdm::Session`] used by a
 //! [`poller`] → an immutable [`snapshot::Snapshot`] → the [`store::Store`] →
-//! rendered once per change by [`metrics`] → served by [`http`].
-//! The [`sim`] module tree is a simulated PPDM used by `--demo` and the tests.
+//! rendered once per change by [`metrics`] and [`render`] → served by [`http`].
+//! [`app`] wires them; the [`sim`] module tree is a simulated PPDM used by `--demo`
+//! and the tests.
 
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod http;
+pub mod metrics;
+pub mod poller;
+pub mod ppdm;
+pub mod render;
 pub mod sim;
+pub mod snapshot;
+pub mod store;
+pub mod telemetry;

@@ -1,1 +1,114 @@
-fn main() {}
+//! The `ppdm-exporter` binary: flags, configuration, logging, run, exit code.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use tokio_util::sync::CancellationToken;
+
+use ppdm_exporter::cli::{Cli, Command};
+use ppdm_exporter::config::{Config, ConfigError};
+use ppdm_exporter::{app, demo, telemetry};
+
+/// Exit code for an invalid configuration (EX_CONFIG of sysexits.h).
+const EXIT_CONFIG: u8 = 78;
+
+enum Failure {
+    Config(ConfigError),
+    Runtime(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Self {
+        Failure::Runtime(error)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("ppdm-exporter: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Config(error)) => {
+            eprintln!("ppdm-exporter: {error}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+        Err(Failure::Runtime(error)) => {
+            eprintln!("ppdm-exporter: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let mut config =
+        Config::extract(cli.config.as_deref(), &cli.overrides()).map_err(Failure::Config)?;
+    let demo = if cli.demo {
+        let demo = demo::start(cli.demo_systems).await?;
+        config.servers.push(demo.server.clone());
+        Some(demo)
+    } else {
+        None
+    };
+    config.validate().map_err(Failure::Config)?;
+    if let Some(Command::Check) = cli.command {
+        println!("configuration is valid: {} server(s)", config.servers.len());
+        return Ok(());
+    }
+    telemetry::init(&config.log_level, config.log_format)?;
+
+    let listener = tokio::net::TcpListener::bind(config.listen_address)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen_address))?;
+    let address = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+    tracing::info!(%address, servers = config.servers.len(), "listening");
+    if let Some(demo) = &demo {
+        let host = if address.ip().is_unspecified() {
+            "127.0.0.1".to_owned()
+        } else {
+            address.ip().to_string()
+        };
+        println!("demo PPDM simulated at {}", demo.simulator.base_url());
+        println!(
+            "metrics at http://{host}:{}{}",
+            address.port(),
+            config.telemetry_path
+        );
+    }
+
+    let shutdown = CancellationToken::new();
+    tokio::spawn(wait_for_signal(shutdown.clone()));
+    app::run(config, listener, shutdown).await?;
+    Ok(())
+}
+
+/// Cancels `shutdown` at Ctrl-C or SIGTERM.
+async fn wait_for_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    shutdown.cancel();
+}

@@ -1,0 +1,65 @@
+//! Command-line interface.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::{LogFormat, Overrides};
+
+/// Prometheus exporter for Dell PowerProtect Data Manager storage capacity and health.
+#[derive(Debug, Parser)]
+#[command(name = "ppdm-exporter", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML).
+    #[arg(long, short = 'c', env = "PPDM_EXPORTER_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on, such as 0.0.0.0:9823.
+    #[arg(long)]
+    pub listen_address: Option<SocketAddr>,
+    /// Log filter, such as `info` or `ppdm_exporter=debug`.
+    #[arg(long, global = true)]
+    pub log_level: Option<String>,
+    /// Log line format.
+    #[arg(long, value_enum, global = true)]
+    pub log_format: Option<LogFormatArg>,
+    /// Start a built-in simulated PPDM and export it (no real PPDM needed).
+    #[arg(long)]
+    pub demo: bool,
+    /// Number of storage systems the demo PPDM simulates.
+    #[arg(long, default_value_t = 6, requires = "demo")]
+    pub demo_systems: usize,
+    /// What to do; the default is to run the exporter.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the configuration and exit.
+    Check,
+}
+
+/// `--log-format` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormatArg {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Cli {
+    /// The configuration layer made of the flags.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            listen_address: self.listen_address,
+            log_level: self.log_level.clone(),
+            log_format: self.log_format.map(|format| match format {
+                LogFormatArg::Text => LogFormat::Text,
+                LogFormatArg::Json => LogFormat::Json,
+            }),
+        }
+    }
+}

@@ -1,0 +1,498 @@
+//! Configuration: layered loading and validation.
+//!
+//! Layers, later ones winning: built-in defaults, the TOML file given by `--config`,
+//! `PPDM_EXPORTER_*` environment variables (`__` separates nested keys), and the few
+//! command-line flags in [`Overrides`]. [`Config::load`] reports every problem at once,
+//! before anything binds a port or connects to PPDM.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+/// The default listen address; 9823 is in the exporter range and unused by well-known
+/// exporters.
+pub const DEFAULT_LISTEN_ADDRESS: &str = "0.0.0.0:9823";
+
+/// Prefix of the environment variables that set configuration keys.
+pub const ENV_PREFIX: &str = "PPDM_EXPORTER_";
+
+/// The whole configuration of the exporter.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address and port the HTTP server listens on.
+    #[serde(default = "default_listen_address")]
+    pub listen_address: SocketAddr,
+    /// Path that serves the metrics.
+    #[serde(default = "default_telemetry_path")]
+    pub telemetry_path: String,
+    /// Log filter, in `RUST_LOG` syntax (`info`, `ppdm_exporter=debug`, …).
+    #[serde(default = "default_log_level")]
+    pub log_level: String,
+    /// Log line format.
+    #[serde(default)]
+    pub log_format: LogFormat,
+    /// How many servers may be polled at the same time.
+    #[serde(default = "default_max_concurrent_polls")]
+    pub max_concurrent_polls: usize,
+    /// The PPDM servers to poll.
+    #[serde(default)]
+    pub servers: Vec<ServerConfig>,
+}
+
+/// Format of log lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// One PPDM server, as written in the configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Value of the `server` label; defaults to the host of `url`.
+    pub name: Option<String>,
+    /// Base URL of PPDM, such as `https://ppdm-01.example.com:8443`.
+    pub url: String,
+    /// User to log in as; a read-only role is enough.
+    pub username: String,
+    /// Password, inline. Prefer `password_file` or `password_env`.
+    pub password: Option<SecretString>,
+    /// File holding the password, read again at every login.
+    pub password_file: Option<PathBuf>,
+    /// Environment variable holding the password.
+    pub password_env: Option<String>,
+    /// Time between two polls.
+    #[serde(default = "default_interval", with = "humantime_serde")]
+    pub interval: Duration,
+    /// Time limit of one HTTP request to PPDM.
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Storage systems requested per page (1 to 10000).
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+    /// PEM file of the CA that signed PPDM's certificate, added to the system roots.
+    pub ca_file: Option<PathBuf>,
+    /// Accept any certificate. Use only to get started; logged as a warning.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+    /// How long a failed server keeps its last good storage series; default 3 intervals.
+    #[serde(default, with = "humantime_serde")]
+    pub stale_after: Option<Duration>,
+    /// Largest response body accepted from PPDM, in bytes.
+    #[serde(default = "default_max_response_bytes")]
+    pub max_response_bytes: u64,
+}
+
+/// Where a server's password comes from; the secret itself is read at each login.
+#[derive(Clone)]
+pub enum PasswordSource {
+    /// Given inline in the configuration.
+    Inline(SecretString),
+    /// Read from this file at each login (rotation needs no restart).
+    File(PathBuf),
+    /// Read from this environment variable.
+    Env(String),
+}
+
+impl fmt::Debug for PasswordSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Inline(_) => f.write_str("Inline([redacted])"),
+            Self::File(path) => f.debug_tuple("File").field(path).finish(),
+            Self::Env(name) => f.debug_tuple("Env").field(name).finish(),
+        }
+    }
+}
+
+/// Command-line values that override every other layer.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    /// `--listen-address`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen_address: Option<SocketAddr>,
+    /// `--log-level`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_level: Option<String>,
+    /// `--log-format`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+}
+
+/// Every problem found in a configuration, reported together.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  - {}", .problems.join("\n  - "))]
+pub struct ConfigError {
+    /// One line per problem, each naming the key and the value.
+    pub problems: Vec<String>,
+}
+
+impl From<figment::Error> for ConfigError {
+    fn from(error: figment::Error) -> Self {
+        Self {
+            problems: error.into_iter().map(|e| e.to_string()).collect(),
+        }
+    }
+}
+
+impl ConfigError {
+    fn one(problem: String) -> Self {
+        Self {
+            problems: vec![problem],
+        }
+    }
+}
+
+impl Config {
+    /// Loads the layers and validates the result.
+    ///
+    /// # Errors
+    ///
+    /// Returns every problem found: unreadable file, unknown key, wrong type, or a value
+    /// that fails validation.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let config = Self::extract(file, overrides)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Loads the layers without the semantic checks of [`Config::validate`], for callers
+    /// that add servers of their own first (`--demo`).
+    ///
+    /// # Errors
+    ///
+    /// Unreadable file, unknown key or wrong type.
+    pub fn extract(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            if !path.is_file() {
+                let shown = path.display();
+                return Err(ConfigError::one(format!(
+                    "config file {shown} does not exist"
+                )));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment
+            .merge(Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"]))
+            .merge(Serialized::defaults(overrides));
+        figment.extract().map_err(ConfigError::from)
+    }
+
+    /// Checks every value, reporting all problems at once.
+    ///
+    /// # Errors
+    ///
+    /// Lists each problem with its key and value.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let problems = self.problems();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError { problems })
+        }
+    }
+
+    /// Parses a configuration from TOML text alone (tests, `check`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::load`].
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        Self::from_figment(&Figment::from(Toml::string(text)))
+    }
+
+    fn from_figment(figment: &Figment) -> Result<Config, ConfigError> {
+        let config: Config = figment.extract()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Lists every semantic problem of an otherwise well-formed configuration.
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if !self.telemetry_path.starts_with('/') || self.telemetry_path.len() < 2 {
+            problems.push(format!(
+                "telemetry_path: {:?} must start with / and name a path",
+                self.telemetry_path
+            ));
+        }
+        if let Err(error) = tracing_subscriber::EnvFilter::try_new(&self.log_level) {
+            problems.push(format!(
+                "log_level: {:?} is not a valid filter: {error}",
+                self.log_level
+            ));
+        }
+        if self.max_concurrent_polls == 0 {
+            problems.push("max_concurrent_polls: 0 must be at least 1".to_owned());
+        }
+        if self.servers.is_empty() {
+            problems.push("servers: at least one [[servers]] entry is needed".to_owned());
+        }
+        for (index, server) in self.servers.iter().enumerate() {
+            server.collect_problems(&format!("servers[{index}]"), &mut problems);
+        }
+        self.collect_duplicate_names(&mut problems);
+        problems
+    }
+
+    fn collect_duplicate_names(&self, problems: &mut Vec<String>) {
+        let mut seen = std::collections::HashSet::new();
+        for (index, server) in self.servers.iter().enumerate() {
+            if let Some(name) = server.label()
+                && !seen.insert(name.clone())
+            {
+                problems.push(format!(
+                    "servers[{index}].name: {name:?} is used by an earlier server; names must be unique"
+                ));
+            }
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The `server` label: `name`, else the host of `url`.
+    pub fn label(&self) -> Option<String> {
+        if let Some(name) = &self.name {
+            return Some(name.clone());
+        }
+        let url = reqwest::Url::parse(&self.url).ok()?;
+        url.host_str().map(str::to_owned)
+    }
+
+    /// Where the password comes from; validation guarantees exactly one source.
+    pub fn password_source(&self) -> Option<PasswordSource> {
+        match (&self.password, &self.password_file, &self.password_env) {
+            (Some(secret), None, None) => Some(PasswordSource::Inline(secret.clone())),
+            (None, Some(path), None) => Some(PasswordSource::File(path.clone())),
+            (None, None, Some(name)) => Some(PasswordSource::Env(name.clone())),
+            _ => None,
+        }
+    }
+
+    /// How long the last good data is kept after polls start failing.
+    pub fn stale_after(&self) -> Duration {
+        self.stale_after.unwrap_or(self.interval * 3)
+    }
+
+    fn collect_problems(&self, key: &str, problems: &mut Vec<String>) {
+        match reqwest::Url::parse(&self.url) {
+            Ok(url) if !matches!(url.scheme(), "https" | "http") => problems.push(format!(
+                "{key}.url: {:?} must use https (or http)",
+                self.url
+            )),
+            Ok(url) if url.host_str().is_none() => {
+                problems.push(format!("{key}.url: {:?} has no host", self.url));
+            }
+            Ok(_) => {}
+            Err(error) => problems.push(format!("{key}.url: {:?} is not a URL: {error}", self.url)),
+        }
+        if matches!(&self.name, Some(name) if name.trim().is_empty()) {
+            problems.push(format!("{key}.name: must not be empty"));
+        }
+        if self.username.trim().is_empty() {
+            problems.push(format!("{key}.username: must not be empty"));
+        }
+        self.collect_password_problems(key, problems);
+        self.collect_timing_problems(key, problems);
+        if !(1..=10_000).contains(&self.page_size) {
+            problems.push(format!(
+                "{key}.page_size: {} must be between 1 and 10000",
+                self.page_size
+            ));
+        }
+        if let Some(path) = &self.ca_file
+            && !path.is_file()
+        {
+            problems.push(format!(
+                "{key}.ca_file: {} is not a readable file",
+                path.display()
+            ));
+        }
+        if self.max_response_bytes < 1024 {
+            problems.push(format!(
+                "{key}.max_response_bytes: {} is too small (at least 1024)",
+                self.max_response_bytes
+            ));
+        }
+    }
+
+    fn collect_password_problems(&self, key: &str, problems: &mut Vec<String>) {
+        let sources = [
+            self.password.is_some(),
+            self.password_file.is_some(),
+            self.password_env.is_some(),
+        ];
+        match sources.iter().filter(|set| **set).count() {
+            0 => problems.push(format!(
+                "{key}: no password; set one of password, password_file, password_env"
+            )),
+            1 => {}
+            _ => problems.push(format!(
+                "{key}: set only one of password, password_file, password_env"
+            )),
+        }
+        if let Some(path) = &self.password_file
+            && !path.is_file()
+        {
+            let shown = path.display();
+            problems.push(format!(
+                "{key}.password_file: {shown} is not a readable file"
+            ));
+        }
+        if let Some(name) = &self.password_env {
+            if name.starts_with(ENV_PREFIX) {
+                problems.push(format!(
+                    "{key}.password_env: {name:?} must not start with {ENV_PREFIX}, which is reserved for settings"
+                ));
+            } else if std::env::var_os(name).is_none() {
+                problems.push(format!("{key}.password_env: variable {name:?} is not set"));
+            }
+        }
+    }
+
+    fn collect_timing_problems(&self, key: &str, problems: &mut Vec<String>) {
+        if self.interval < Duration::from_secs(1) {
+            let shown = humantime::format_duration(self.interval);
+            problems.push(format!("{key}.interval: {shown} is shorter than 1s"));
+        }
+        if self.timeout.is_zero() || self.timeout > self.interval {
+            let shown = humantime::format_duration(self.timeout);
+            problems.push(format!(
+                "{key}.timeout: {shown} must be above 0 and at most the interval"
+            ));
+        }
+        if let Some(stale) = self.stale_after
+            && stale < self.interval
+        {
+            let shown = humantime::format_duration(stale);
+            problems.push(format!(
+                "{key}.stale_after: {shown} is shorter than the interval"
+            ));
+        }
+    }
+}
+
+fn default_listen_address() -> SocketAddr {
+    DEFAULT_LISTEN_ADDRESS
+        .parse()
+        .expect("the default listen address is a valid socket address")
+}
+
+fn default_telemetry_path() -> String {
+    "/metrics".to_owned()
+}
+
+fn default_log_level() -> String {
+    "info".to_owned()
+}
+
+fn default_max_concurrent_polls() -> usize {
+    8
+}
+
+fn default_interval() -> Duration {
+    Duration::from_secs(300)
+}
+
+fn default_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn default_page_size() -> u32 {
+    100
+}
+
+fn default_max_response_bytes() -> u64 {
+    64 * 1024 * 1024
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        [[servers]]
+        url = "https://ppdm-01.example.com:8443"
+        username = "svc"
+        password = "s3cret-value"
+    "#;
+
+    #[test]
+    fn minimal_config_gets_documented_defaults() {
+        let config = Config::from_toml(MINIMAL).expect("valid");
+        let server = &config.servers[0];
+
+        assert_eq!(config.listen_address.to_string(), "0.0.0.0:9823");
+        assert_eq!(config.telemetry_path, "/metrics");
+        assert_eq!(server.label().as_deref(), Some("ppdm-01.example.com"));
+        assert_eq!(server.interval, Duration::from_secs(300));
+        assert_eq!(server.stale_after(), Duration::from_secs(900));
+        assert_eq!(server.page_size, 100);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once_naming_key_and_value() {
+        let text = r#"
+            telemetry_path = "metrics"
+            [[servers]]
+            url = "ftp://ppdm"
+            username = ""
+            interval = "500ms"
+            page_size = 20000
+        "#;
+        let problems = Config::from_toml(text).expect_err("invalid").problems;
+
+        let joined = problems.join("\n");
+        assert!(joined.contains("telemetry_path: \"metrics\""), "{joined}");
+        assert!(
+            joined.contains("servers[0].url: \"ftp://ppdm\""),
+            "{joined}"
+        );
+        assert!(joined.contains("servers[0].username"), "{joined}");
+        assert!(joined.contains("servers[0]: no password"), "{joined}");
+        assert!(joined.contains("servers[0].interval: 500ms"), "{joined}");
+        assert!(joined.contains("servers[0].page_size: 20000"), "{joined}");
+        assert_eq!(problems.len(), 7, "{joined}");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let text = format!("{MINIMAL}\nintervall = \"1m\"");
+        let error = Config::from_toml(&text).expect_err("unknown key");
+
+        assert!(error.to_string().contains("intervall"), "{error}");
+    }
+
+    #[test]
+    fn duplicate_server_names_are_rejected() {
+        let text = format!("{MINIMAL}\n{MINIMAL}");
+        let error = Config::from_toml(&text).expect_err("duplicate");
+
+        assert!(
+            error
+                .to_string()
+                .contains("servers[1].name: \"ppdm-01.example.com\"")
+        );
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_password() {
+        let config = Config::from_toml(MINIMAL).expect("valid");
+        let source = config.servers[0].password_source().expect("one source");
+
+        assert!(!format!("{config:?}").contains("s3cret-value"));
+        assert!(!format!("{source:?}").contains("s3cret-value"));
+    }
+}

@@ -1,0 +1,169 @@
+//! The HTTP transport to one PPDM server: TLS trust, timeouts, size-capped bodies.
+//!
+//! [`Client`] knows nothing of tokens; [`super::Session`] passes the bearer token in
+//! and decides what to do with a 401.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use reqwest::{Method, StatusCode, Url};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::error::PpdmError;
+use crate::config::ServerConfig;
+
+/// A configured HTTP client for one PPDM server.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+    max_body: u64,
+}
+
+/// An answer whose status was read and whose body was collected within the cap.
+#[derive(Debug)]
+pub struct Answer {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The whole body.
+    pub body: Bytes,
+}
+
+/// Why a client could not be built from its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The CA file could not be read.
+    #[error("cannot read ca_file {path}")]
+    CaFile {
+        /// The file named in the configuration.
+        path: String,
+        /// What the file system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The CA file holds no usable certificate.
+    #[error("ca_file {path} holds no PEM certificate")]
+    CaPem {
+        /// The file named in the configuration.
+        path: String,
+    },
+    /// The URL is not usable as a base.
+    #[error("url {0:?} cannot be a base URL")]
+    Url(String),
+    /// reqwest refused the settings.
+    #[error("cannot build the HTTP client")]
+    Http(#[source] reqwest::Error),
+}
+
+impl Client {
+    /// Builds the client for a server.
+    ///
+    /// With `ca_file`, only the certificates in that file are trusted; without it, the
+    /// system's roots are.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the CA file is unreadable or empty, or the URL cannot be a base.
+    pub fn new(server: &ServerConfig) -> Result<Client, BuildError> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(server.timeout)
+            .connect_timeout(server.timeout.min(Duration::from_secs(10)))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("ppdm-exporter/", env!("CARGO_PKG_VERSION")))
+            .pool_max_idle_per_host(2);
+        if let Some(path) = &server.ca_file {
+            builder = builder.tls_certs_only(read_ca(path)?);
+        }
+        if server.insecure_skip_verify {
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        let base = Url::parse(&server.url)
+            .ok()
+            .filter(|url| !url.cannot_be_a_base())
+            .ok_or_else(|| BuildError::Url(server.url.clone()))?;
+        Ok(Client {
+            http: builder.build().map_err(BuildError::Http)?,
+            base,
+            max_body: server.max_response_bytes,
+        })
+    }
+
+    /// Sends a request and collects the answer, whatever its status.
+    ///
+    /// # Errors
+    ///
+    /// Transport failures and bodies larger than the cap.
+    pub async fn send(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        bearer: Option<&SecretString>,
+        json: Option<Vec<u8>>,
+    ) -> Result<Answer, PpdmError> {
+        let url = self.url(path_and_query)?;
+        let mut request = self.http.request(method, url);
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token.expose_secret());
+        }
+        if let Some(body) = json {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body);
+        }
+        let response = request.send().await.map_err(PpdmError::from_transport)?;
+        let status = response.status();
+        let body = self.collect(response, path_and_query).await?;
+        Ok(Answer { status, body })
+    }
+
+    fn url(&self, path_and_query: &str) -> Result<Url, PpdmError> {
+        self.base
+            .join(path_and_query)
+            .map_err(|_| PpdmError::Status {
+                status: StatusCode::BAD_REQUEST,
+                path: path_and_query.to_owned(),
+            })
+    }
+
+    async fn collect(
+        &self,
+        mut response: reqwest::Response,
+        path: &str,
+    ) -> Result<Bytes, PpdmError> {
+        let too_large = || PpdmError::TooLarge {
+            path: path_only(path).to_owned(),
+            limit: self.max_body,
+        };
+        if response
+            .content_length()
+            .is_some_and(|len| len > self.max_body)
+        {
+            return Err(too_large());
+        }
+        let mut body = BytesMut::new();
+        while let Some(chunk) = response.chunk().await.map_err(PpdmError::from_transport)? {
+            if (body.len() + chunk.len()) as u64 > self.max_body {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
+    }
+}
+
+/// The path of a path-and-query, for error messages.
+pub fn path_only(path_and_query: &str) -> &str {
+    path_and_query.split('?').next().unwrap_or(path_and_query)
+}
+
+fn read_ca(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, BuildError> {
+    let shown = path.display().to_string();
+    let pem = std::fs::read(path).map_err(|source| BuildError::CaFile {
+        path: shown.clone(),
+        source,
+    })?;
+    match reqwest::Certificate::from_pem_bundle(&pem) {
+        Ok(certs) if !certs.is_empty() => Ok(certs),
+        _ => Err(BuildError::CaPem { path: shown }),
+    }
+}

@@ -1,0 +1,191 @@
+//! The latest state of every server, and the rendered body built from it.
+//!
+//! Pollers record each completed poll here. Every record re-renders the body once,
+//! under the store's lock; scrapes only load the current [`Rendered`] through an
+//! atomic pointer and never wait on a poller or on PPDM.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use prometheus::Registry;
+use tokio::time::Instant;
+
+use crate::metrics::Metrics;
+use crate::ppdm::PpdmError;
+use crate::render::{Rendered, encode};
+use crate::snapshot::Snapshot;
+
+/// What is known of one server.
+#[derive(Debug, Clone)]
+pub struct ServerState {
+    /// The data of the last good poll, until it goes stale.
+    pub snapshot: Option<Arc<Snapshot>>,
+    /// Whether a poll attempt has completed, successfully or not.
+    pub attempted: bool,
+    /// Whether the last poll succeeded.
+    pub up: bool,
+    /// Duration of the last poll.
+    pub last_duration_seconds: Option<f64>,
+    /// Time of the last successful poll, Unix seconds.
+    pub last_success_unix: Option<f64>,
+    /// The last failure, as one line without secrets, for the status page.
+    pub last_error: Option<String>,
+    last_good_at: Option<Instant>,
+    stale_after: Duration,
+}
+
+impl ServerState {
+    fn new(stale_after: Duration) -> ServerState {
+        ServerState {
+            snapshot: None,
+            attempted: false,
+            up: false,
+            last_duration_seconds: None,
+            last_success_unix: None,
+            last_error: None,
+            last_good_at: None,
+            stale_after,
+        }
+    }
+}
+
+/// Shared state between pollers and the HTTP server.
+pub struct Store {
+    metrics: Metrics,
+    servers: Mutex<BTreeMap<String, ServerState>>,
+    rendered: ArcSwap<Rendered>,
+    process: Registry,
+}
+
+impl Store {
+    /// Creates an empty store with a first render.
+    pub fn new() -> Arc<Store> {
+        let metrics = Metrics::new();
+        let rendered = Rendered::new(metrics.registry());
+        let process = Registry::new();
+        #[cfg(target_os = "linux")]
+        process
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("process collector registered once");
+        Arc::new(Store {
+            metrics,
+            servers: Mutex::new(BTreeMap::new()),
+            rendered: ArcSwap::from_pointee(rendered),
+            process,
+        })
+    }
+
+    /// The metric families, for the counters that sessions and pollers increment.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Adds a server with no data yet; it is not ready until its first attempt.
+    pub fn add_server(&self, server: &str, stale_after: Duration) {
+        let mut servers = self.lock();
+        self.metrics.add_server(server);
+        servers.insert(server.to_owned(), ServerState::new(stale_after));
+        self.render(&servers);
+    }
+
+    /// Removes a server and every series of it.
+    pub fn remove_server(&self, server: &str) {
+        let mut servers = self.lock();
+        servers.remove(server);
+        self.metrics.remove_server(server);
+        self.render(&servers);
+    }
+
+    /// Records a successful poll: its snapshot replaces the previous one whole.
+    pub fn record_success(&self, server: &str, snapshot: Snapshot, duration: Duration) {
+        let mut servers = self.lock();
+        for (reason, count) in &snapshot.skipped {
+            self.metrics
+                .skipped
+                .with_label_values(&[server, reason.as_label()])
+                .inc_by(*count);
+        }
+        if let Some(state) = servers.get_mut(server) {
+            state.snapshot = Some(Arc::new(snapshot));
+            state.attempted = true;
+            state.up = true;
+            state.last_duration_seconds = Some(duration.as_secs_f64());
+            state.last_success_unix = Some(unix_now());
+            state.last_error = None;
+            state.last_good_at = Some(Instant::now());
+        }
+        self.render(&servers);
+    }
+
+    /// Records a failed poll; the last good data stays until it is older than
+    /// `stale_after`.
+    pub fn record_failure(&self, server: &str, error: &PpdmError, duration: Duration) {
+        let mut servers = self.lock();
+        self.metrics
+            .poll_failures
+            .with_label_values(&[server, error.reason().as_label()])
+            .inc();
+        if let Some(state) = servers.get_mut(server) {
+            state.attempted = true;
+            state.up = false;
+            state.last_duration_seconds = Some(duration.as_secs_f64());
+            state.last_error = Some(error.chain());
+            let stale = state
+                .last_good_at
+                .is_none_or(|at| at.elapsed() > state.stale_after);
+            if stale {
+                state.snapshot = None;
+            }
+        }
+        self.render(&servers);
+    }
+
+    /// Re-renders after counters changed outside a poll (a token refresh).
+    pub fn touch(&self) {
+        let servers = self.lock();
+        self.render(&servers);
+    }
+
+    /// The current render of the slowly changing families.
+    pub fn rendered(&self) -> Arc<Rendered> {
+        self.rendered.load_full()
+    }
+
+    /// The process metrics, encoded now.
+    pub fn process_text(&self) -> Vec<u8> {
+        encode(&self.process)
+    }
+
+    /// A copy of every server's state, by name.
+    pub fn states(&self) -> BTreeMap<String, ServerState> {
+        self.lock().clone()
+    }
+
+    /// Whether every server has completed at least one poll attempt.
+    pub fn ready(&self) -> bool {
+        self.lock().values().all(|state| state.attempted)
+    }
+
+    fn render(&self, servers: &BTreeMap<String, ServerState>) {
+        self.metrics
+            .fill(servers.iter().map(|(name, state)| (name.as_str(), state)));
+        self.rendered
+            .store(Arc::new(Rendered::new(self.metrics.registry())));
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, ServerState>> {
+        self.servers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |since| since.as_secs_f64())
+}

@@ -328,8 +328,11 @@ def check_prometheusrule_is_generated(kube):
 
 
 def check_rules_name_the_scraped_job(kube):
-    # The Prometheus Operator sets job to the Service's name.
-    job = kube.service["metadata"]["name"]
+    # The Prometheus Operator sets job to the value of the Service label that
+    # jobLabel names, else to the Service's name.
+    job_label = kube.monitor["spec"].get("jobLabel")
+    labels = kube.service["metadata"].get("labels", {})
+    job = labels.get(job_label) if job_label else kube.service["metadata"]["name"]
     exprs = [r["expr"] for g in kube.rule["spec"].get("groups", []) for r in g["rules"]]
     named = {m for e in exprs for m in re.findall(r'job\s*=~?\s*"([^"]*)"', str(e))}
     expect(named <= {job}, f"rules select job {sorted(named)}, the ServiceMonitor's job is {job}")

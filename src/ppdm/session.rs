@@ -270,14 +270,12 @@ impl Session {
         let ok = matches!(&result, Ok(answer) if answer.status.is_success());
         self.count(AuthKind::Logout, ok);
         match result {
-            Ok(answer) if ok => {
-                tracing::debug!(server = %self.server, status = %answer.status, "logged out")
-            }
             Ok(answer) => {
-                tracing::debug!(server = %self.server, status = %answer.status, "logout refused")
+                let outcome = if ok { "logged out" } else { "logout refused" };
+                tracing::debug!(server = %self.server, status = %answer.status, "{outcome}");
             }
             Err(error) => {
-                tracing::debug!(server = %self.server, error = %error.chain(), "logout failed")
+                tracing::debug!(server = %self.server, error = %error.chain(), "logout failed");
             }
         }
     }

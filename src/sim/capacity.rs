@@ -32,8 +32,9 @@ pub(crate) fn capacity_status(percent_used: f64) -> &'static str {
     }
 }
 
-/// Sets a stored tier's physical used bytes to `ratio` of its size, scales its logical
-/// used bytes by the tier's compression factor, then makes the system consistent.
+/// Sets a stored tier's physical used bytes to exactly `ratio` of its size (not
+/// rounded to whole bytes), scales its logical used bytes by the tier's compression
+/// factor, then makes the system consistent.
 ///
 /// # Errors
 ///
@@ -51,9 +52,9 @@ pub(crate) fn set_used_ratio(system: &mut Value, tier: &str, ratio: f64) -> Resu
         f if f > 0.0 => f,
         _ => 1.0,
     };
-    let used = (num(entry, "totalPhysicalSize") * ratio).round();
+    let used = num(entry, "totalPhysicalSize") * ratio;
     entry["totalPhysicalUsed"] = json!(used);
-    entry["totalLogicalUsed"] = json!((used * factor).round());
+    entry["totalLogicalUsed"] = json!(used * factor);
     make_consistent(system);
     Ok(())
 }

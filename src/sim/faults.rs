@@ -5,9 +5,10 @@
 //! failure. Body faults only apply to successful storage-systems answers.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
@@ -16,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::io::{AsyncRead, ReadBuf};
+use tokio::time::Sleep;
 use tokio_util::io::ReaderStream;
 
 /// A PPDM route whose answers can be delayed or made to fail.
@@ -56,6 +58,9 @@ pub enum BodyFault {
     #[serde(alias = "total-pages-shrinks")]
     TotalPagesShrinks,
 }
+
+/// How long a [`BodyFault::CloseMidBody`] answer stays open after its partial body.
+const BREAK_PAUSE: Duration = Duration::from_millis(50);
 
 /// A pending injected failure of one route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,10 +204,7 @@ pub(crate) fn faulty_body(fault: BodyFault, json: Vec<u8>) -> Response {
         )
             .into_response(),
         BodyFault::CloseMidBody => {
-            let reader = BreaksAfter {
-                data: json[..half].to_vec(),
-                sent: false,
-            };
+            let reader = BreaksAfter::new(json[..half].to_vec());
             json_response(Body::from_stream(ReaderStream::new(reader)))
         }
         BodyFault::TotalPagesGrows | BodyFault::TotalPagesShrinks => json_response(json.into()),
@@ -213,28 +215,38 @@ pub(crate) fn json_response(body: Body) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-/// A reader that yields its data once, then fails, so the body stream errors and
-/// hyper drops the connection mid-body.
+/// A reader that yields its data, waits a moment so that the headers and the data
+/// reach the client, then fails, so the body stream errors and hyper drops the
+/// connection mid-body.
 struct BreaksAfter {
     data: Vec<u8>,
-    sent: bool,
+    pause: Pin<Box<Sleep>>,
+}
+
+impl BreaksAfter {
+    fn new(data: Vec<u8>) -> BreaksAfter {
+        BreaksAfter {
+            data,
+            pause: Box::pin(tokio::time::sleep(BREAK_PAUSE)),
+        }
+    }
 }
 
 impl AsyncRead for BreaksAfter {
     fn poll_read(
         mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        if self.sent {
-            let error = io::Error::new(io::ErrorKind::ConnectionAborted, "simulated drop");
-            return Poll::Ready(Err(error));
+        if !self.data.is_empty() {
+            let n = buf.remaining().min(self.data.len());
+            buf.put_slice(&self.data[..n]);
+            self.data.drain(..n);
+            return Poll::Ready(Ok(()));
         }
-        let n = buf.remaining().min(self.data.len());
-        buf.put_slice(&self.data[..n]);
-        self.data.drain(..n);
-        self.sent = self.data.is_empty();
-        Poll::Ready(Ok(()))
+        ready!(self.pause.as_mut().poll(cx));
+        let error = io::Error::new(io::ErrorKind::ConnectionAborted, "simulated drop");
+        Poll::Ready(Err(error))
     }
 }
 

@@ -88,7 +88,9 @@ fn server_config(
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .context("loading the server certificate")?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // HTTP/1.1 only, so that a connection dropped mid-body is a dropped connection
+    // and not a reset HTTP/2 stream.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }
 

@@ -189,6 +189,21 @@ mod sessions {
         assert_eq!(sim.counters().unauthorized, 1);
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn token_expiry_follows_paused_tokio_time() {
+        let sim = start_fleet(1).await;
+        let client = client(&sim);
+        let tokens = login(&client, &sim).await;
+
+        tokio::time::advance(Duration::from_secs(28_799)).await;
+        let still_valid = systems(&client, &sim, &tokens["access_token"], "").await;
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let expired = systems(&client, &sim, &tokens["access_token"], "").await;
+
+        assert_eq!(still_valid.status(), StatusCode::OK);
+        assert_eq!(expired.status(), StatusCode::UNAUTHORIZED);
+    }
+
     #[tokio::test]
     async fn an_expired_refresh_token_ends_the_session() {
         let sim = start(SimConfig {
@@ -343,6 +358,25 @@ mod storage_systems {
         }
         let documented = systems(&client, &sim, &token, "?pageSize=10000&orderby=name").await;
         assert_eq!(documented.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn a_type_filter_pages_over_the_matching_systems_only() {
+        let sim = start_fleet(20).await;
+        let client = client(&sim);
+        let token = login(&client, &sim).await["access_token"].clone();
+        let query = "?filter=type%20eq%20%22DATA_DOMAIN_SYSTEM%22&orderby=name%20DESC&pageSize=5";
+
+        let answer = systems_json(&client, &sim, &token, query).await;
+
+        assert_eq!(answer["page"]["totalElements"], 15);
+        assert_eq!(answer["page"]["totalPages"], 3);
+        let content = answer["content"].as_array().expect("content");
+        assert!(content.iter().all(|s| s["type"] == "DATA_DOMAIN_SYSTEM"));
+        let names: Vec<&str> = content.iter().filter_map(|s| s["name"].as_str()).collect();
+        let mut sorted = names.clone();
+        sorted.sort_by(|a, b| b.cmp(a));
+        assert_eq!(names, sorted);
     }
 
     #[tokio::test]

@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
 use super::fleet::{self, Drift};
+use super::query::Selection;
 
 /// Where the simulator's storage systems come from.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,22 +90,22 @@ impl DataStore {
         &self.systems
     }
 
-    /// Answers one page (1-based) in PPDM's envelope.
+    /// Answers one page (1-based) of the selected systems in PPDM's envelope.
     ///
-    /// `page.size` is the number of systems returned, as the lab capture shows;
-    /// `reported_pages` replaces the true `totalPages` when a fault asks for it.
-    pub fn page(&self, number: usize, size: usize, reported_pages: Option<usize>) -> Value {
-        let total = self.systems.len();
+    /// `page.size` is the number of systems returned, as the lab capture shows.
+    pub fn page(&self, number: usize, size: usize, selection: &Selection) -> Value {
+        let chosen = selection.apply(&self.systems);
+        let total = chosen.len();
         let start = (number - 1).saturating_mul(size).min(total);
         let end = start.saturating_add(size).min(total);
-        let content = &self.systems[start..end];
+        let content = &chosen[start..end];
         json!({
             "content": content,
             "page": {
                 "number": number,
                 "size": content.len(),
                 "totalElements": total,
-                "totalPages": reported_pages.unwrap_or_else(|| total.div_ceil(size)),
+                "totalPages": total.div_ceil(size),
             },
         })
     }
@@ -174,14 +175,17 @@ mod tests {
     fn pages_cover_the_list_and_the_last_one_is_short() {
         let store = store(5);
 
-        let last = store.page(3, 2, None);
+        let last = store.page(3, 2, &Selection::default());
 
         assert_eq!(last["content"], json!([{"id": "4"}]));
         assert_eq!(
             last["page"],
             json!({"number": 3, "size": 1, "totalElements": 5, "totalPages": 3})
         );
-        assert_eq!(store.page(4, 2, None)["content"], json!([]));
+        assert_eq!(
+            store.page(4, 2, &Selection::default())["content"],
+            json!([])
+        );
     }
 
     #[test]

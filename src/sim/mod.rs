@@ -18,7 +18,8 @@
 //! # }
 //! ```
 //!
-//! Known limits: `filter` and `orderby` are accepted but ignored; roles, MFA and
+//! Known limits: `filter` understands only `field eq "value"` clauses joined by
+//! `and`, and `orderby` a single field (other forms answer 400); roles, MFA and
 //! account locking are not modelled (their statuses can be injected); only the
 //! storage-systems resource exists.
 
@@ -27,6 +28,7 @@ pub mod control;
 mod data;
 mod faults;
 mod fleet;
+mod query;
 mod routes;
 mod server;
 mod state;

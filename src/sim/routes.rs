@@ -18,6 +18,7 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use super::faults::{self, Route, error_response, failure_response, reported_pages};
+use super::query::Selection;
 use super::state::{Shared, lock};
 use super::tokens::{Grant, Refusal};
 
@@ -129,45 +130,59 @@ async fn storage_systems(
     if let Err(refusal) = checked {
         return unauthorized(&shared, refusal, STORAGE_SYSTEMS);
     }
-    let Some((page, size)) = query.ok().and_then(|Query(q)| paging(&q)) else {
+    let Some(listing) = query.ok().and_then(|Query(q)| listing(&q)) else {
         return error_response(StatusCode::BAD_REQUEST, STORAGE_SYSTEMS, true);
     };
-    systems_page(&shared, page, size)
+    systems_page(&shared, &listing)
+}
+
+/// What a storage-systems request asks for.
+#[derive(Debug, PartialEq)]
+struct Listing {
+    page: usize,
+    size: usize,
+    selection: Selection,
 }
 
 /// Builds the page, applying the body fault, and lets a fleet drift after page 1.
-fn systems_page(shared: &Shared, page: usize, size: usize) -> Response {
+fn systems_page(shared: &Shared, listing: &Listing) -> Response {
     let fault = lock(&shared.faults).next_body_fault();
     let mut data = lock(&shared.data);
-    let true_pages = data.all().len().div_ceil(size);
-    let reported = fault.and_then(|(f, before)| reported_pages(f, true_pages, before));
-    let body = data.page(page, size, reported).to_string().into_bytes();
-    if page == 1 {
+    let mut page = data.page(listing.page, listing.size, &listing.selection);
+    if listing.page == 1 {
         data.after_poll();
     }
     drop(data);
 
+    let true_pages = page["page"]["totalPages"].as_u64().unwrap_or(0) as usize;
+    if let Some(pages) = fault.and_then(|(f, before)| reported_pages(f, true_pages, before)) {
+        page["page"]["totalPages"] = pages.into();
+    }
+    let body = page.to_string().into_bytes();
     match fault {
         Some((fault, _)) => faults::faulty_body(fault, body),
         None => faults::json_response(body.into()),
     }
 }
 
-/// Reads `page` and `pageSize`; `None` for a bad value or an undocumented
-/// parameter, which PPDM's strict validation refuses. `filter` and `orderby` are
-/// documented and accepted, but ignored.
-fn paging(query: &[(String, String)]) -> Option<(usize, usize)> {
-    let mut page = 1;
-    let mut size = DEFAULT_PAGE_SIZE;
+/// Reads the query; `None` for a bad value or an undocumented parameter, which
+/// PPDM's strict validation refuses with 400.
+fn listing(query: &[(String, String)]) -> Option<Listing> {
+    let mut listing = Listing {
+        page: 1,
+        size: DEFAULT_PAGE_SIZE,
+        selection: Selection::default(),
+    };
     for (name, value) in query {
         match name.as_str() {
-            "page" => page = value.parse().ok().filter(|p| *p >= 1)?,
-            "pageSize" => size = value.parse().ok().filter(|s| valid_size(*s))?,
-            "filter" | "orderby" => {}
+            "page" => listing.page = value.parse().ok().filter(|p| *p >= 1)?,
+            "pageSize" => listing.size = value.parse().ok().filter(|s| valid_size(*s))?,
+            "filter" => listing.selection.add_filter(value)?,
+            "orderby" => listing.selection.set_order(value)?,
             _ => return None,
         }
     }
-    Some((page, size))
+    Some(listing)
 }
 
 fn valid_size(size: usize) -> bool {
@@ -223,25 +238,27 @@ mod tests {
             .collect()
     }
 
+    fn pages(pairs: &[(&str, &str)]) -> Option<(usize, usize)> {
+        listing(&query(pairs)).map(|l| (l.page, l.size))
+    }
+
     #[test]
     fn paging_defaults_to_page_one_of_one_hundred() {
-        assert_eq!(paging(&[]), Some((1, 100)));
+        assert_eq!(pages(&[]), Some((1, 100)));
         assert_eq!(
-            paging(&query(&[("page", "3"), ("pageSize", "10000")])),
+            pages(&[("page", "3"), ("pageSize", "10000")]),
             Some((3, 10_000))
         );
     }
 
     #[test]
     fn paging_refuses_bad_values_and_undocumented_parameters() {
-        assert_eq!(paging(&query(&[("page", "0")])), None);
-        assert_eq!(paging(&query(&[("pageSize", "10001")])), None);
-        assert_eq!(paging(&query(&[("pageSize", "ten")])), None);
-        assert_eq!(paging(&query(&[("size", "10")])), None);
-        assert_eq!(
-            paging(&query(&[("filter", "type eq \"X\"")])),
-            Some((1, 100))
-        );
+        assert_eq!(pages(&[("page", "0")]), None);
+        assert_eq!(pages(&[("pageSize", "10001")]), None);
+        assert_eq!(pages(&[("pageSize", "ten")]), None);
+        assert_eq!(pages(&[("size", "10")]), None);
+        assert_eq!(pages(&[("filter", "type eq \"X\"")]), Some((1, 100)));
+        assert_eq!(pages(&[("filter", "type like \"X\"")]), None);
     }
 
     #[test]

@@ -233,9 +233,10 @@ impl Metrics {
     }
 
     fn fill_server(&self, server: &str, state: &ServerState) {
-        self.up
-            .with_label_values(&[server])
-            .set(f64::from(u8::from(state.up)));
+        if state.attempted {
+            let up = f64::from(u8::from(state.up));
+            self.up.with_label_values(&[server]).set(up);
+        }
         if let Some(seconds) = state.last_duration_seconds {
             self.poll_duration.with_label_values(&[server]).set(seconds);
         }

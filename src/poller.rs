@@ -177,13 +177,16 @@ impl Poller {
 /// Reads every page of storage systems into a snapshot.
 ///
 /// Paging starts at 1 and stops at `page.totalPages`, at an empty page, or fails after
-/// [`MAX_PAGES`]. A page without paging information is taken as the only page.
+/// [`MAX_PAGES`]. A page without paging information is taken as the only page. When
+/// `totalPages` changes between pages the list changed while it was read; the poll
+/// fails (as a transient error, so it is retried) rather than export a partial list.
 ///
 /// # Errors
 ///
 /// Any failure of any page fails the whole poll; malformed items only skip themselves.
 pub async fn poll_once(session: &Session, page_size: u32) -> Result<Snapshot, PpdmError> {
     let mut builder = SnapshotBuilder::default();
+    let mut first_total = None;
     for page in 1..=MAX_PAGES {
         let path = format!("/api/v2/storage-systems?page={page}&pageSize={page_size}");
         let body = session.get(&path).await?;
@@ -197,6 +200,13 @@ pub async fn poll_once(session: &Session, page_size: u32) -> Result<Snapshot, Pp
             builder.add_raw(raw);
         }
         let total_pages = decoded.page.and_then(|info| info.total_pages).unwrap_or(1);
+        let first = *first_total.get_or_insert(total_pages);
+        if total_pages != first {
+            return Err(PpdmError::PagingChanged {
+                first,
+                now: total_pages,
+            });
+        }
         if items.is_empty() || u64::from(page) >= total_pages {
             return Ok(builder.finish());
         }

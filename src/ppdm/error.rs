@@ -89,6 +89,15 @@ pub enum PpdmError {
         #[source]
         source: serde_json::Error,
     },
+    /// `totalPages` changed between two pages of one poll: the list changed while it
+    /// was read, so the pages may miss or repeat systems.
+    #[error("PPDM's page count changed from {first} to {now} during the poll")]
+    PagingChanged {
+        /// `totalPages` of the first page.
+        first: u64,
+        /// `totalPages` of a later page.
+        now: u64,
+    },
     /// Paging did not end within the page cap.
     #[error("paging did not end after {0} pages")]
     TooManyPages(u32),
@@ -153,16 +162,19 @@ impl PpdmError {
     pub fn reason(&self) -> FailureReason {
         match self {
             Self::Auth(_) | Self::Password(_) => FailureReason::Auth,
-            Self::Status { status, .. } if *status == StatusCode::UNAUTHORIZED => {
+            Self::Status { status, .. }
+                if *status == StatusCode::UNAUTHORIZED || *status == StatusCode::FORBIDDEN =>
+            {
                 FailureReason::Auth
             }
             Self::Connect(_) | Self::Transfer(_) => FailureReason::Connect,
             Self::Timeout(_) => FailureReason::Timeout,
             Self::Tls(_) => FailureReason::Tls,
             Self::Status { .. } => FailureReason::HttpStatus,
-            Self::TooLarge { .. } | Self::Decode { .. } | Self::TooManyPages(_) => {
-                FailureReason::Decode
-            }
+            Self::TooLarge { .. }
+            | Self::Decode { .. }
+            | Self::TooManyPages(_)
+            | Self::PagingChanged { .. } => FailureReason::Decode,
         }
     }
 
@@ -170,6 +182,7 @@ impl PpdmError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Connect(_) | Self::Timeout(_) | Self::Transfer(_) => true,
+            Self::PagingChanged { .. } => true,
             Self::Status { status, .. } => {
                 status.is_server_error() || *status == StatusCode::TOO_MANY_REQUESTS
             }

@@ -41,6 +41,11 @@ impl Harness {
     /// Starts both; `tweak` adjusts the server entry (interval 1 s by default).
     pub async fn start(sim: SimConfig, tweak: impl FnOnce(&mut ServerConfig)) -> Harness {
         let sim = Simulator::start(sim).await.expect("simulator starts");
+        Harness::with_sim(sim, tweak).await
+    }
+
+    /// Starts an exporter for a simulator the test already started (and maybe stopped).
+    pub async fn with_sim(sim: Simulator, tweak: impl FnOnce(&mut ServerConfig)) -> Harness {
         let dir = tempfile::tempdir().expect("temp dir");
         let ca_file = dir.path().join("ca.pem");
         std::fs::write(&ca_file, sim.ca_pem()).expect("CA written");

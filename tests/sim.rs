@@ -551,6 +551,34 @@ mod faults {
 mod control {
     use super::*;
 
+    #[test]
+    fn the_control_handle_is_clone_send_and_sync() {
+        fn shareable<T: Clone + Send + Sync + 'static>() {}
+
+        shareable::<ppdm_exporter::sim::Control>();
+    }
+
+    #[tokio::test]
+    async fn update_system_changes_what_the_next_page_shows() {
+        let sim = start_fleet(3).await;
+        let client = client(&sim);
+        let token = login(&client, &sim).await["access_token"].clone();
+        let id = sim.control().systems_json()[0]["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+
+        let found = sim
+            .control()
+            .update_system(&id, |s| s["readiness"] = json!("MIGRATING"));
+        let missing = sim.control().update_system("nope", |_| {});
+
+        let page = systems_json(&client, &sim, &token, "").await;
+        assert!(found);
+        assert!(!missing);
+        assert_eq!(page["content"][0]["readiness"], "MIGRATING");
+    }
+
     #[tokio::test]
     async fn used_ratio_route_makes_the_system_consistently_poor() {
         let sim = start_fleet(5).await;

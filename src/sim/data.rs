@@ -18,11 +18,13 @@ pub enum Systems {
     /// A fixture: a bare JSON list of StorageSystem objects, or a page envelope
     /// `{"content": [...], "page": {...}}` whose `page` is ignored and recomputed.
     Json(Value),
-    /// `count` plausible generated systems, deterministic for `seed` (see
-    /// [`fleet`](super::fleet)): mostly `DATA_DOMAIN_SYSTEM` with ACTIVE and COMBINED
-    /// tiers, some with a CLOUD tier, and a few other types. After every poll (a
-    /// request for page 1) the used bytes drift slightly, keeping the capacity
-    /// fields consistent with each other.
+    /// `count` plausible generated systems, deterministic for `seed`: mostly
+    /// `DATA_DOMAIN_SYSTEM` with ACTIVE and COMBINED tiers, every fourth with a
+    /// CLOUD tier, a PowerScale and a PowerStore in every ten, the `GENERIC ARRAY`
+    /// last, and every 23rd `NOT_READY`. After every poll (a request for page 1)
+    /// used bytes drift by at most 0.15 % of the tier size, keeping the capacity
+    /// fields consistent: `percentUsed`, COMBINED = ACTIVE + CLOUD,
+    /// `compressionFactor`, `capacityStatus` (GOOD < 80 % ≤ FAIR < 90 % ≤ POOR).
     Fleet {
         /// Number of systems.
         count: usize,

@@ -758,3 +758,63 @@ mod lifecycle {
         std::net::TcpListener::bind(addr).expect("port is free again");
     }
 }
+
+mod secrets {
+    use super::*;
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    /// Collects every log line the test's thread writes.
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Capture {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            let mut buffer = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            buffer.extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn no_password_or_token_reaches_the_logs_even_at_trace() {
+        let capture = Capture::default();
+        let writer = capture.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+
+        let sim = start_fleet(2).await;
+        let client = client(&sim);
+        let tokens = login(&client, &sim).await;
+        let renewed: Value = refresh(&client, &sim, &tokens)
+            .await
+            .json()
+            .await
+            .expect("JSON");
+        systems_json(&client, &sim, &renewed["access_token"], "").await;
+        login_with(&client, &sim, "wrong-password").await;
+        sim.control().revoke_all();
+        sim.shutdown().await;
+
+        let logs = String::from_utf8_lossy(&capture.0.lock().expect("logs")).into_owned();
+        assert!(logs.contains("simulated ppdm listening"), "{logs}");
+        assert!(logs.contains("sim request"), "requests are logged");
+        for secret in [PASSWORD, "wrong-password"] {
+            assert!(!logs.contains(secret), "{secret} logged");
+        }
+        for token in [&tokens, &renewed]
+            .iter()
+            .flat_map(|t| [t["access_token"].as_str(), t["refresh_token"].as_str()])
+        {
+            let token = token.expect("token");
+            assert!(!logs.contains(token), "a token was logged");
+        }
+    }
+}

@@ -191,7 +191,15 @@ class Sim:
 
     def __init__(self, base, ca_file):
         self.base = base
-        self.context = ssl.create_default_context(cafile=str(ca_file))
+        self.ca_file = ca_file
+        self._context = None
+
+    @property
+    def context(self):
+        """TLS context trusting the simulator's CA, once it has written the file."""
+        if self._context is None:
+            self._context = ssl.create_default_context(cafile=str(self.ca_file))
+        return self._context
 
     def get(self, path):
         _, raw = http("GET", self.base + path, context=self.context)
@@ -258,9 +266,11 @@ class Prometheus:
             return False
 
 
-def matching(alerts, name=None, state="firing", **labels):
+def matching(alerts, name=None, alert_state="firing", **labels):
+    """Alerts named `name` in `alert_state` (None: any) whose labels include `labels`."""
     return [a for a in alerts
-            if (name is None or a[0] == name) and (state is None or a[2] == state)
+            if (name is None or a[0] == name)
+            and (alert_state is None or a[2] == alert_state)
             and all(a[1].get(k) == v for k, v in labels.items())]
 
 
@@ -590,7 +600,7 @@ class Run:
         for name, labels in expected:
             what = ", ".join(f"{k}={v}" for k, v in labels.items() if k != "system_id")
             role = next((r for r, i in ids.items() if i == labels.get("system_id")), SERVER)
-            self.checks.check(f"{name} fires ({role} system, {what})",
+            self.checks.check(f"{name} fires ({role} system{', ' + what if what else ''})",
                               bool(matching(alerts, name, **labels)), show(alerts))
 
         def is_expected(alert):
@@ -775,10 +785,16 @@ def main():
             print("e2e: 0 passed, 1 failed")
             return 1
 
+    args.sim, args.exporter = args.sim.resolve(), args.exporter.resolve()
     started = time.monotonic()
     signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(HARD_LIMIT + 20)
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="ppdm-e2e-"))
+    # Run copies: a concurrent cargo build in a shared target dir may replace the
+    # originals while the test runs.
+    (workdir / "bin").mkdir()
+    args.sim = pathlib.Path(shutil.copy2(args.sim, workdir / "bin"))
+    args.exporter = pathlib.Path(shutil.copy2(args.exporter, workdir / "bin"))
     run = Run(args, workdir)
     try:
         run.run()

@@ -87,12 +87,12 @@ echo "hadolint: clean"
 step "kubernetes: PrometheusRule up to date"
 python3 deploy/kubernetes/gen-prometheusrule.py --check
 
-step "kubernetes and cross-file checks"
-python3 tests/deploy/test_manifests.py
-
 step "example configs against the exporter's parser"
 # Uses a ppdm-exporter already built (or $PPDM_EXPORTER_BIN); builds nothing.
 python3 tests/deploy/check_configs.py
+
+step "kubernetes and cross-file checks"
+python3 tests/deploy/test_manifests.py
 
 echo
 echo "deploy-check: all passed ($root)"

@@ -1,7 +1,10 @@
-//! The running exporter: one poller per configured server and the HTTP server.
+//! The running exporter: one poller per configured server, the HTTP server, and
+//! configuration reloads.
 //!
 //! [`run`] serves on an already bound listener, so the port is open before the first
 //! login, and returns once `shutdown` is cancelled and every server is logged out.
+//! A reload (SIGHUP, or `POST /-/reload` when enabled) re-reads the configuration;
+//! an invalid one is refused and the running one stays.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,17 +12,24 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, ServerConfig};
+use crate::config::{Config, ConfigError, ServerConfig};
+use crate::http::HttpOptions;
 use crate::poller::{PollSettings, Poller};
 use crate::ppdm::{Client, Session};
 use crate::store::Store;
 
 /// Longest wait for the pollers to log out at shutdown.
 pub const LOGOUT_GRACE: Duration = Duration::from_secs(5);
+
+/// Reads the configuration again, for reloads.
+pub type ConfigLoader = Box<dyn Fn() -> Result<Config, ConfigError> + Send + Sync>;
+
+/// A reload request; the answer says whether the new configuration was applied.
+pub type ReloadRequest = oneshot::Sender<Result<String, String>>;
 
 /// The pollers of the configured servers, by `server` label.
 pub struct Pollers {
@@ -29,6 +39,7 @@ pub struct Pollers {
 }
 
 struct Running {
+    config: ServerConfig,
     stop: CancellationToken,
     task: JoinHandle<()>,
 }
@@ -43,7 +54,50 @@ impl Pollers {
         }
     }
 
-    /// Starts polling a server.
+    /// Makes the running pollers match `servers`: stops the removed, restarts the
+    /// changed, starts the new, and leaves unchanged servers (session, data) alone.
+    /// Returns a one-line summary.
+    ///
+    /// # Errors
+    ///
+    /// Fails when a server's HTTP client cannot be built (CA file, URL); servers
+    /// handled before it keep their new state.
+    pub async fn apply(&mut self, servers: &[ServerConfig]) -> anyhow::Result<String> {
+        let wanted: BTreeMap<String, &ServerConfig> = servers
+            .iter()
+            .filter_map(|server| server.label().map(|label| (label, server)))
+            .collect();
+        let (mut removed, mut changed, mut added) = (0, 0, 0);
+        let was_running = self.running.len();
+        let names: Vec<String> = self.running.keys().cloned().collect();
+        for name in names {
+            match wanted.get(&name) {
+                None => {
+                    self.stop(&name).await;
+                    self.store.remove_server(&name);
+                    removed += 1;
+                }
+                Some(new) if !self.running[&name].config.same_settings(new) => {
+                    self.stop(&name).await;
+                    changed += 1;
+                }
+                Some(_) => {}
+            }
+        }
+        for (name, server) in &wanted {
+            if !self.running.contains_key(name) {
+                self.start(server)?;
+                added += 1;
+            }
+        }
+        let added = added - changed;
+        let unchanged = was_running - removed - changed;
+        Ok(format!(
+            "{added} added, {changed} changed, {removed} removed, {unchanged} unchanged"
+        ))
+    }
+
+    /// Starts polling a server; its earlier data in the store, if any, is kept.
     ///
     /// # Errors
     ///
@@ -81,51 +135,160 @@ impl Pollers {
         );
         let stop = CancellationToken::new();
         let task = tokio::spawn(poller.run(stop.clone()));
-        self.running.insert(label, Running { stop, task });
+        let config = server.clone();
+        self.running.insert(label, Running { config, stop, task });
         Ok(())
     }
 
     /// Stops every poller; each logs out within [`LOGOUT_GRACE`].
     pub async fn stop_all(&mut self) {
-        let running = std::mem::take(&mut self.running);
-        for poller in running.values() {
+        for poller in self.running.values() {
             poller.stop.cancel();
         }
-        for (name, poller) in running {
-            let mut task = poller.task;
-            if tokio::time::timeout(LOGOUT_GRACE, &mut task).await.is_err() {
-                tracing::warn!(server = %name, "logout did not finish in time");
-                task.abort();
-            }
+        let names: Vec<String> = self.running.keys().cloned().collect();
+        for name in names {
+            self.stop(&name).await;
+        }
+    }
+
+    async fn stop(&mut self, name: &str) {
+        let Some(poller) = self.running.remove(name) else {
+            return;
+        };
+        poller.stop.cancel();
+        let mut task = poller.task;
+        if tokio::time::timeout(LOGOUT_GRACE, &mut task).await.is_err() {
+            tracing::warn!(server = %name, "logout did not finish in time");
+            task.abort();
         }
     }
 }
 
 /// Runs the exporter until `shutdown` is cancelled.
 ///
+/// With a `loader`, SIGHUP (and `POST /-/reload` when the configuration enables it)
+/// reloads the configuration.
+///
 /// # Errors
 ///
 /// Fails when a server cannot be set up or the HTTP server stops with an error.
 pub async fn run(
     config: Config,
+    loader: Option<ConfigLoader>,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let store = Store::new();
-    let router = crate::http::router(store.clone(), &config.telemetry_path);
+    let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(4);
+    let options = HttpOptions {
+        telemetry_path: config.telemetry_path.clone(),
+        reload: (loader.is_some() && config.enable_reload_endpoint).then(|| reload_tx.clone()),
+    };
+    let router = crate::http::router(store.clone(), &options);
     let server =
         axum::serve(listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let http = tokio::spawn(server.into_future());
+    if loader.is_some() {
+        spawn_sighup_listener(reload_tx, shutdown.clone());
+    }
 
     let mut pollers = Pollers::new(store, config.max_concurrent_polls);
-    for server in &config.servers {
-        pollers.start(server)?;
+    pollers.apply(&config.servers).await?;
+    let mut current = config;
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            Some(answer) = reload_rx.recv() => {
+                let outcome = match &loader {
+                    Some(load) => reload(load, &mut current, &mut pollers).await,
+                    None => Err("reload is not available".to_owned()),
+                };
+                let _ = answer.send(outcome);
+            }
+        }
     }
-    shutdown.cancelled().await;
     tracing::info!("shutting down");
     pollers.stop_all().await;
     http.await
         .context("HTTP server task failed")?
         .context("HTTP server failed")?;
     Ok(())
+}
+
+/// Applies a freshly loaded configuration, or keeps the running one if it is invalid.
+async fn reload(
+    load: &ConfigLoader,
+    current: &mut Config,
+    pollers: &mut Pollers,
+) -> Result<String, String> {
+    let config = match load() {
+        Ok(config) => config,
+        Err(error) => {
+            tracing::error!(error = %error.problems.join("; "), "reload refused, keeping the running configuration");
+            return Err(error.to_string());
+        }
+    };
+    warn_about_restart_only_settings(current, &config);
+    match pollers.apply(&config.servers).await {
+        Ok(summary) => {
+            tracing::info!(%summary, "configuration reloaded");
+            *current = config;
+            Ok(summary)
+        }
+        Err(error) => {
+            tracing::error!(error = %format!("{error:#}"), "reload failed part way");
+            Err(format!("{error:#}"))
+        }
+    }
+}
+
+fn warn_about_restart_only_settings(old: &Config, new: &Config) {
+    let changed = [
+        ("listen_address", old.listen_address != new.listen_address),
+        ("telemetry_path", old.telemetry_path != new.telemetry_path),
+        ("log_level", old.log_level != new.log_level),
+        ("log_format", old.log_format != new.log_format),
+        (
+            "max_concurrent_polls",
+            old.max_concurrent_polls != new.max_concurrent_polls,
+        ),
+        (
+            "enable_reload_endpoint",
+            old.enable_reload_endpoint != new.enable_reload_endpoint,
+        ),
+    ];
+    for (key, differs) in changed {
+        if differs {
+            tracing::warn!(
+                key,
+                "this setting changed but takes effect only after a restart"
+            );
+        }
+    }
+}
+
+/// Turns each SIGHUP into a reload request.
+fn spawn_sighup_listener(reloads: mpsc::Sender<ReloadRequest>, shutdown: CancellationToken) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; reload by signal is off");
+            return;
+        };
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                Some(()) = hangups.recv() => {
+                    tracing::info!("SIGHUP received, reloading the configuration");
+                    let (answer, _) = oneshot::channel();
+                    if reloads.send(answer).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    drop((reloads, shutdown));
 }

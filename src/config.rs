@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 /// The default listen address; 9823 is in the exporter range and unused by well-known
@@ -41,6 +41,9 @@ pub struct Config {
     /// How many servers may be polled at the same time.
     #[serde(default = "default_max_concurrent_polls")]
     pub max_concurrent_polls: usize,
+    /// Whether `POST /-/reload` re-reads the configuration (SIGHUP always does).
+    #[serde(default)]
+    pub enable_reload_endpoint: bool,
     /// The PPDM servers to poll.
     #[serde(default)]
     pub servers: Vec<ServerConfig>,
@@ -281,6 +284,29 @@ impl ServerConfig {
         }
     }
 
+    /// Whether two entries would poll the same way, password included; a reload keeps
+    /// the session and data of a server whose entry did not change.
+    pub fn same_settings(&self, other: &ServerConfig) -> bool {
+        let same_password = match (&self.password, &other.password) {
+            (Some(a), Some(b)) => a.expose_secret() == b.expose_secret(),
+            (None, None) => true,
+            _ => false,
+        };
+        same_password
+            && self.name == other.name
+            && self.url == other.url
+            && self.username == other.username
+            && self.password_file == other.password_file
+            && self.password_env == other.password_env
+            && self.interval == other.interval
+            && self.timeout == other.timeout
+            && self.page_size == other.page_size
+            && self.ca_file == other.ca_file
+            && self.insecure_skip_verify == other.insecure_skip_verify
+            && self.stale_after == other.stale_after
+            && self.max_response_bytes == other.max_response_bytes
+    }
+
     /// How long the last good data is kept after polls start failing.
     pub fn stale_after(&self) -> Duration {
         self.stale_after.unwrap_or(self.interval * 3)
@@ -312,13 +338,15 @@ impl ServerConfig {
                 self.page_size
             ));
         }
-        if let Some(path) = &self.ca_file
-            && !path.is_file()
-        {
-            problems.push(format!(
-                "{key}.ca_file: {} is not a readable file",
-                path.display()
-            ));
+        if let Some(path) = &self.ca_file {
+            let shown = path.display();
+            match std::fs::read(path) {
+                Err(error) => problems.push(format!("{key}.ca_file: {shown}: {error}")),
+                Ok(pem) if !holds_certificate(&pem) => {
+                    problems.push(format!("{key}.ca_file: {shown} holds no PEM certificate"));
+                }
+                Ok(_) => {}
+            }
         }
         if self.max_response_bytes < 1024 {
             problems.push(format!(
@@ -382,6 +410,10 @@ impl ServerConfig {
             ));
         }
     }
+}
+
+fn holds_certificate(pem: &[u8]) -> bool {
+    reqwest::Certificate::from_pem_bundle(pem).is_ok_and(|certs| !certs.is_empty())
 }
 
 fn default_listen_address() -> SocketAddr {

@@ -10,25 +10,63 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use tokio::sync::{mpsc, oneshot};
 
+use crate::app::ReloadRequest;
 use crate::store::Store;
 
 /// Content type of the Prometheus text format.
 pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Builds the router; `telemetry_path` serves the metrics.
-pub fn router(store: Arc<Store>, telemetry_path: &str) -> Router {
+/// What the router needs besides the store.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Path that serves the metrics.
+    pub telemetry_path: String,
+    /// Where `POST /-/reload` sends its requests; `None` answers 403.
+    pub reload: Option<mpsc::Sender<ReloadRequest>>,
+}
+
+/// Builds the router.
+pub fn router(store: Arc<Store>, options: &HttpOptions) -> Router {
     let index = {
-        let path = telemetry_path.to_owned();
+        let path = options.telemetry_path.clone();
         move |state| index(state, path)
     };
+    let reload = {
+        let reloads = options.reload.clone();
+        move || reload(reloads)
+    };
     Router::new()
-        .route(telemetry_path, get(metrics))
+        .route(&options.telemetry_path, get(metrics))
         .route("/", get(index))
         .route("/-/healthy", get(|| async { "OK\n" }))
         .route("/-/ready", get(ready))
+        .route("/-/reload", post(reload))
         .with_state(store)
+}
+
+async fn reload(reloads: Option<mpsc::Sender<ReloadRequest>>) -> (StatusCode, String) {
+    let Some(reloads) = reloads else {
+        let text = "the reload endpoint is off; set enable_reload_endpoint = true or send SIGHUP\n";
+        return (StatusCode::FORBIDDEN, text.to_owned());
+    };
+    let (answer, outcome) = oneshot::channel();
+    if reloads.send(answer).await.is_err() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting down\n".to_owned(),
+        );
+    }
+    match outcome.await {
+        Ok(Ok(summary)) => (StatusCode::OK, format!("reloaded: {summary}\n")),
+        Ok(Err(error)) => (StatusCode::BAD_REQUEST, format!("{error}\n")),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting down\n".to_owned(),
+        ),
+    }
 }
 
 async fn metrics(State(store): State<Arc<Store>>, headers: HeaderMap) -> Response {

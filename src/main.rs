@@ -7,7 +7,7 @@ use clap::Parser as _;
 use tokio_util::sync::CancellationToken;
 
 use ppdm_exporter::cli::{Cli, Command};
-use ppdm_exporter::config::{Config, ConfigError};
+use ppdm_exporter::config::{Config, ConfigError, ServerConfig};
 use ppdm_exporter::{app, demo, telemetry};
 
 /// Exit code for an invalid configuration (EX_CONFIG of sysexits.h).
@@ -86,8 +86,21 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));
-    app::run(config, listener, shutdown).await?;
+    let loader = config_loader(&cli, demo.as_ref().map(|demo| demo.server.clone()));
+    app::run(config, Some(loader), listener, shutdown).await?;
     Ok(())
+}
+
+/// Reads the configuration again the way it was read at start, for reloads.
+fn config_loader(cli: &Cli, demo_server: Option<ServerConfig>) -> app::ConfigLoader {
+    let path = cli.config.clone();
+    let overrides = cli.overrides();
+    Box::new(move || {
+        let mut config = Config::extract(path.as_deref(), &overrides)?;
+        config.servers.extend(demo_server.clone());
+        config.validate()?;
+        Ok(config)
+    })
 }
 
 /// Cancels `shutdown` at Ctrl-C or SIGTERM.

@@ -84,11 +84,15 @@ impl Store {
         &self.metrics
     }
 
-    /// Adds a server with no data yet; it is not ready until its first attempt.
+    /// Adds a server with no data yet; it is not ready until its first attempt. A
+    /// server that is already known (restarted by a reload) keeps its data.
     pub fn add_server(&self, server: &str, stale_after: Duration) {
         let mut servers = self.lock();
         self.metrics.add_server(server);
-        servers.insert(server.to_owned(), ServerState::new(stale_after));
+        servers
+            .entry(server.to_owned())
+            .or_insert_with(|| ServerState::new(stale_after))
+            .stale_after = stale_after;
         self.render(&servers);
     }
 

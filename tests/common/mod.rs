@@ -61,7 +61,7 @@ impl Harness {
             .expect("bind");
         let addr = listener.local_addr().expect("address");
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(app::run(config, listener, shutdown.clone()));
+        let task = tokio::spawn(app::run(config, None, listener, shutdown.clone()));
         Harness {
             sim,
             addr,

@@ -37,7 +37,8 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Validate the configuration and exit.
+    /// Validate the configuration, log in to each server, poll once, print a summary
+    /// and the metrics that would be served, log out. Exits non-zero on any failure.
     Check,
 }
 

@@ -7,6 +7,7 @@
 //! and the tests.
 
 pub mod app;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -19,3 +20,4 @@ pub mod sim;
 pub mod snapshot;
 pub mod store;
 pub mod telemetry;
+pub mod web;

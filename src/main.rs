@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use ppdm_exporter::cli::{Cli, Command};
 use ppdm_exporter::config::{Config, ConfigError, ServerConfig};
-use ppdm_exporter::{app, demo, telemetry};
+use ppdm_exporter::{app, check, demo, telemetry};
 
 /// Exit code for an invalid configuration (EX_CONFIG of sysexits.h).
 const EXIT_CONFIG: u8 = 78;
@@ -58,8 +58,15 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     };
     config.validate().map_err(Failure::Config)?;
     if let Some(Command::Check) = cli.command {
-        println!("configuration is valid: {} server(s)", config.servers.len());
-        return Ok(());
+        let report = check::run(&config).await;
+        print!("{}", report.text);
+        return if report.ok {
+            Ok(())
+        } else {
+            Err(Failure::Runtime(anyhow::anyhow!(
+                "check failed for at least one server"
+            )))
+        };
     }
     telemetry::init(&config.log_level, config.log_format)?;
 

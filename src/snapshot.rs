@@ -46,6 +46,9 @@ pub struct System {
     pub last_discovery_seconds: Option<f64>,
     /// Data Domain tiers, one per distinct tier name.
     pub tiers: Vec<Tier>,
+    /// Whether the tiers come from the deprecated totals (an older PPDM) because
+    /// `capacities` was absent.
+    pub from_deprecated_totals: bool,
 }
 
 /// One Data Domain tier. Bytes are decimal bytes as PPDM reports them.
@@ -146,6 +149,7 @@ impl System {
     fn from_api(id: String, api: StorageSystem) -> System {
         let data_domain = api.details.and_then(|details| details.data_domain);
         let dd = data_domain.as_ref();
+        let from_deprecated_totals = dd.is_some_and(|dd| dd.capacities.is_none());
         let os_version = dd
             .and_then(|dd| dd.version.clone())
             .or_else(|| api.operating_system.and_then(|os| os.version));
@@ -165,6 +169,7 @@ impl System {
                 api.last_discovered.as_deref(),
             ),
             tiers: data_domain.map(tiers).unwrap_or_default(),
+            from_deprecated_totals,
         }
     }
 }
@@ -325,6 +330,7 @@ mod tests {
         assert_eq!(tiers[0].physical_used_bytes, Some(250.0));
         assert_eq!(tiers[0].compression_ratio, Some(3.5));
         assert_eq!(tiers[0].logical_used_bytes, None);
+        assert!(snapshot.systems[0].from_deprecated_totals);
     }
 
     #[test]

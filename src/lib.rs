@@ -20,4 +20,3 @@ pub mod sim;
 pub mod snapshot;
 pub mod store;
 pub mod telemetry;
-pub mod web;

@@ -147,7 +147,7 @@ impl Poller {
     }
 
     fn note_failure(&mut self, error: &PpdmError) {
-        if matches!(error, PpdmError::Auth(_) | PpdmError::Password(_)) {
+        if error.is_login_refusal() {
             let next = self.auth_backoff.map_or(self.settings.interval, |d| d * 2);
             self.auth_backoff = Some(next.min(MAX_AUTH_BACKOFF.max(self.settings.interval)));
         } else {

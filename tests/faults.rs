@@ -437,3 +437,36 @@ async fn shutdown_is_bounded_when_logout_hangs() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn a_rotated_password_file_is_read_again_at_the_next_login() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let password_file = dir.path().join("password");
+    std::fs::write(&password_file, format!("{}\n", common::PASSWORD)).expect("written");
+    let file = password_file.clone();
+    let harness = Harness::start(sim_config(LAB_CAPTURE), move |server| {
+        server.password = None;
+        server.password_file = Some(file);
+    })
+    .await;
+    harness.wait_up().await;
+
+    harness
+        .sim
+        .control()
+        .set_password("rotated-in-ppdm".to_owned());
+    harness.sim.control().revoke_all();
+    wait_down(&harness).await;
+    let (_, page) = harness.get("/").await;
+    std::fs::write(&password_file, "rotated-in-ppdm\n").expect("rotated");
+    let up = harness.wait_up().await;
+
+    assert!(
+        page.contains("PPDM refused the password read from"),
+        "{page}"
+    );
+    assert!(page.contains("if it was rotated, update the file"));
+    assert_eq!(value(&up, SYSTEMS), Some(4.0));
+    assert_eq!(harness.sim.counters().logins, 2);
+    harness.stop().await;
+}

@@ -49,6 +49,13 @@ pub enum PpdmError {
     /// PPDM refused to authenticate or authorise the exporter.
     #[error("PPDM refused the login: {}", .0.describe())]
     Auth(AuthRefusal),
+    /// PPDM refused the password read from `password_file`, which may have been
+    /// rotated in PPDM but not in the file (or the other way round).
+    #[error("PPDM refused the password read from {path} (401); if it was rotated, update the file")]
+    PasswordFileRefused {
+        /// The file the password came from.
+        path: String,
+    },
     /// The password could not be read from its file or variable.
     #[error("cannot read the password: {0}")]
     Password(String),
@@ -145,6 +152,15 @@ impl FailureReason {
 }
 
 impl PpdmError {
+    /// Whether PPDM refused to log in or the password is missing: retrying soon will
+    /// not help and may lock the account.
+    pub fn is_login_refusal(&self) -> bool {
+        matches!(
+            self,
+            Self::Auth(_) | Self::Password(_) | Self::PasswordFileRefused { .. }
+        )
+    }
+
     /// Classifies a transport error from reqwest.
     pub fn from_transport(error: reqwest::Error) -> PpdmError {
         if error.is_timeout() {
@@ -161,7 +177,9 @@ impl PpdmError {
     /// The counter label for this failure.
     pub fn reason(&self) -> FailureReason {
         match self {
-            Self::Auth(_) | Self::Password(_) => FailureReason::Auth,
+            Self::Auth(_) | Self::Password(_) | Self::PasswordFileRefused { .. } => {
+                FailureReason::Auth
+            }
             Self::Status { status, .. }
                 if *status == StatusCode::UNAUTHORIZED || *status == StatusCode::FORBIDDEN =>
             {

@@ -232,6 +232,14 @@ impl Session {
         });
         let result = self.token_call("/api/v2/login", None, body).await;
         self.count(AuthKind::Login, result.is_ok());
+        let result = match (result, &self.password) {
+            (Err(PpdmError::Auth(AuthRefusal::BadCredentials)), PasswordSource::File(path)) => {
+                Err(PpdmError::PasswordFileRefused {
+                    path: path.display().to_string(),
+                })
+            }
+            (result, _) => result,
+        };
         if result.is_ok() {
             tracing::debug!(server = %self.server, user = %self.username, "logged in");
         }

@@ -20,3 +20,4 @@ pub mod sim;
 pub mod snapshot;
 pub mod store;
 pub mod telemetry;
+pub mod web;

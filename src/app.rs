@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Config, ConfigError, ServerConfig};
 use crate::http::HttpOptions;
 use crate::poller::{PollSettings, Poller};
-use crate::ppdm::{Client, Session};
+use crate::ppdm::Session;
 use crate::store::Store;
 
 /// Longest wait for the pollers to log out at shutdown.
@@ -104,22 +104,12 @@ impl Pollers {
     /// Fails when the server's HTTP client cannot be built (CA file, URL).
     pub fn start(&mut self, server: &ServerConfig) -> anyhow::Result<()> {
         let label = server.label().context("server has no name and no host")?;
-        let password = server
-            .password_source()
-            .context("server has no password source")?;
         if server.insecure_skip_verify {
             tracing::warn!(server = %label,
                 "insecure_skip_verify is set: PPDM's certificate is not checked");
         }
-        let client = Client::new(server).with_context(|| format!("server {label}"))?;
         let auth = self.store.metrics().auth_requests.clone();
-        let session = Session::new(
-            client,
-            label.clone(),
-            server.username.clone(),
-            password,
-            auth,
-        );
+        let session = Session::for_server(server, &label, auth)?;
         self.store.add_server(&label, server.stale_after());
         let settings = PollSettings {
             server: label.clone(),

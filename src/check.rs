@@ -9,9 +9,7 @@ use std::time::Instant;
 
 use crate::config::{Config, ServerConfig};
 use crate::poller::poll_once;
-use anyhow::Context as _;
-
-use crate::ppdm::{Client, Session};
+use crate::ppdm::Session;
 use crate::snapshot::Snapshot;
 use crate::store::Store;
 
@@ -51,16 +49,8 @@ async fn check_server(server: &ServerConfig, label: &str, store: &Store) -> anyh
     if server.insecure_skip_verify {
         summary.push_str("  warning: certificate not verified (insecure_skip_verify = true)\n");
     }
-    let client = Client::new(server)?;
-    let password = server.password_source().context("no password source")?;
     let auth = store.metrics().auth_requests.clone();
-    let session = Session::new(
-        client,
-        label.to_owned(),
-        server.username.clone(),
-        password,
-        auth,
-    );
+    let session = Session::for_server(server, label, auth)?;
     store.add_server(label, server.stale_after());
     let started = Instant::now();
     let result = poll_once(&session, server.page_size).await;

@@ -32,6 +32,19 @@ async fn session_for(sim: &Simulator, dir: &tempfile::TempDir) -> Session {
 
 const FIRST_PAGE: &str = "/api/v2/storage-systems?page=1&pageSize=100";
 
+/// Sends `count` GETs of the first page at once and asserts that each succeeds.
+async fn get_concurrently(session: &Arc<Session>, count: usize) {
+    let calls: Vec<_> = (0..count)
+        .map(|_| {
+            let session = session.clone();
+            tokio::spawn(async move { session.get(FIRST_PAGE).await.map(|body| body.len()) })
+        })
+        .collect();
+    for call in calls {
+        assert!(call.await.expect("task").is_ok());
+    }
+}
+
 #[tokio::test]
 async fn concurrent_requests_never_cause_a_second_login() {
     let sim = Simulator::start(sim_config(LAB_CAPTURE))
@@ -42,15 +55,7 @@ async fn concurrent_requests_never_cause_a_second_login() {
     sim.control()
         .set_delay(Route::Login, Duration::from_millis(300));
 
-    let calls: Vec<_> = (0..8)
-        .map(|_| {
-            let session = session.clone();
-            tokio::spawn(async move { session.get(FIRST_PAGE).await.map(|body| body.len()) })
-        })
-        .collect();
-    for call in calls {
-        assert!(call.await.expect("task").is_ok());
-    }
+    get_concurrently(&session, 8).await;
 
     let counters = sim.counters();
     assert_eq!(counters.logins, 1, "{counters:?}");
@@ -67,15 +72,7 @@ async fn concurrent_401s_renew_the_session_once() {
     session.get(FIRST_PAGE).await.expect("first call");
     sim.control().revoke_all();
 
-    let calls: Vec<_> = (0..6)
-        .map(|_| {
-            let session = session.clone();
-            tokio::spawn(async move { session.get(FIRST_PAGE).await.map(|body| body.len()) })
-        })
-        .collect();
-    for call in calls {
-        assert!(call.await.expect("task").is_ok());
-    }
+    get_concurrently(&session, 6).await;
 
     assert_eq!(sim.counters().logins, 2, "{:?}", sim.counters());
 }

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use anyhow::Context as _;
 use bytes::Bytes;
 use prometheus::IntCounterVec;
 use reqwest::{Method, StatusCode};
@@ -17,7 +18,7 @@ use tokio::time::Instant;
 use super::client::{Answer, Client, path_only};
 use super::error::{AuthRefusal, PpdmError};
 use super::model::TokenResponse;
-use crate::config::PasswordSource;
+use crate::config::{PasswordSource, ServerConfig};
 
 /// Share of the access token's lifetime after which it is refreshed.
 const REFRESH_AT: f64 = 0.8;
@@ -98,6 +99,31 @@ impl Session {
             auth_requests,
             tokens: Mutex::new(None),
         }
+    }
+
+    /// Creates the session of a configured server: its HTTP client and credentials.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the client cannot be built (CA file, URL) or the entry has no
+    /// password source; validation rules both out for loaded configurations.
+    pub fn for_server(
+        server: &ServerConfig,
+        label: &str,
+        auth_requests: IntCounterVec,
+    ) -> anyhow::Result<Session> {
+        let client = Client::new(server).with_context(|| format!("server {label}"))?;
+        let password = server
+            .password_source()
+            .with_context(|| format!("server {label} has no password source"))?;
+        let username = server.username.clone();
+        Ok(Session::new(
+            client,
+            label.to_owned(),
+            username,
+            password,
+            auth_requests,
+        ))
     }
 
     /// GETs an API path, renewing the token and retrying once if PPDM answers 401.

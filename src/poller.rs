@@ -81,8 +81,12 @@ impl Poller {
                 break;
             }
         }
-        self.session.logout().await;
-        tracing::info!(server = %self.settings.server, "logged out");
+        match self.session.logout().await {
+            Some(true) => tracing::info!(server = %self.settings.server, "logged out"),
+            Some(false) => tracing::warn!(server = %self.settings.server,
+                "logout failed; the session ends when its tokens expire"),
+            None => {}
+        }
     }
 
     /// Sleeps until `deadline`, refreshing the token when due. False on shutdown.

@@ -164,12 +164,12 @@ impl Session {
         self.bearer().await.map(drop)
     }
 
-    /// Logs out, if logged in. Failures are counted and logged, not returned.
-    pub async fn logout(&self) {
-        let Some(tokens) = self.tokens.lock().await.take() else {
-            return;
-        };
-        self.send_logout(&tokens.access).await;
+    /// Logs out, if logged in. Failures are counted and logged at debug level, not
+    /// returned; the answer says whether PPDM confirmed the logout (`None` when there
+    /// was no session).
+    pub async fn logout(&self) -> Option<bool> {
+        let tokens = self.tokens.lock().await.take()?;
+        Some(self.send_logout(&tokens.access).await)
     }
 
     /// A valid access token: the current one, a refreshed one, or a new login's.
@@ -295,7 +295,7 @@ impl Session {
         Ok(Tokens::from_answer(decoded))
     }
 
-    async fn send_logout(&self, access: &SecretString) {
+    async fn send_logout(&self, access: &SecretString) -> bool {
         let path = "/api/v2/logout";
         let result = self
             .client
@@ -312,6 +312,7 @@ impl Session {
                 tracing::debug!(server = %self.server, error = %error.chain(), "logout failed");
             }
         }
+        ok
     }
 
     fn count(&self, kind: AuthKind, ok: bool) {

@@ -180,3 +180,83 @@ fn credentials(header: &HeaderValue) -> Option<(String, String)> {
     let (user, password) = decoded.split_once(':')?;
     Some((user.to_owned(), password.to_owned()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn basic(user_password: &str) -> HeaderValue {
+        let value = format!("Basic {}", STANDARD.encode(user_password));
+        HeaderValue::from_str(&value).expect("ascii")
+    }
+
+    fn users(entries: &[(&str, &str, u32)]) -> BTreeMap<String, String> {
+        entries
+            .iter()
+            .map(|(user, password, cost)| {
+                let hash = bcrypt::hash(password, *cost).expect("hash");
+                ((*user).to_owned(), hash)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn credentials_are_decoded_from_a_basic_header() {
+        let parsed = credentials(&basic("prometheus:pa:ss"));
+        assert_eq!(parsed, Some(("prometheus".into(), "pa:ss".into())));
+
+        let lower = HeaderValue::from_static("basic cHJvbTp4");
+        assert_eq!(credentials(&lower), Some(("prom".into(), "x".into())));
+        assert_eq!(credentials(&HeaderValue::from_static("Bearer abc")), None);
+        assert_eq!(credentials(&HeaderValue::from_static("Basic !!!")), None);
+        assert_eq!(credentials(&basic("no colon")), None);
+    }
+
+    #[test]
+    fn unknown_users_are_checked_against_the_costliest_hash() {
+        let users = users(&[("cheap", "a", 4), ("dear", "b", 5)]);
+
+        let decoy = decoy_hash(&users).expect("a decoy");
+
+        assert_eq!(decoy, users["dear"]);
+        assert_eq!(cost(&decoy), 5);
+    }
+
+    #[tokio::test]
+    async fn only_verified_headers_are_remembered() {
+        let auth = BasicAuth::new(&users(&[("prometheus", "s3cret", 4)]));
+
+        assert!(!auth.allows(Some(basic("prometheus:wrong"))).await);
+        assert!(!auth.allows(Some(basic("nobody:s3cret"))).await);
+        assert!(!auth.allows(None).await);
+        assert!(auth.cache().is_empty());
+        assert!(auth.allows(Some(basic("prometheus:s3cret"))).await);
+        assert_eq!(auth.cache().len(), 1);
+        assert!(auth.allows(Some(basic("prometheus:s3cret"))).await);
+        assert_eq!(auth.cache().len(), 1);
+    }
+
+    #[test]
+    fn the_cache_holds_neither_the_header_nor_its_plain_digest() {
+        let auth = BasicAuth::new(&users(&[("prometheus", "s3cret", 4)]));
+        let header = basic("prometheus:s3cret");
+
+        let key = auth.digest(header.as_bytes());
+
+        let plain: [u8; 32] = Sha256::digest(header.as_bytes()).into();
+        assert_ne!(key, plain);
+    }
+
+    #[test]
+    fn a_full_cache_starts_over() {
+        let auth = BasicAuth::new(&BTreeMap::new());
+        for n in 0..CACHE_CAPACITY {
+            auth.remember(auth.digest(n.to_string().as_bytes()));
+        }
+        assert_eq!(auth.cache().len(), CACHE_CAPACITY);
+
+        auth.remember(auth.digest(b"one more"));
+
+        assert_eq!(auth.cache().len(), 1);
+    }
+}

@@ -234,3 +234,159 @@ fn join(prefix: &str, key: &str) -> String {
         format!("{prefix}.{key}")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASH: &str = "$2y$04$abcdefghijklmnopqrstuuJ3hx3DPmTRj6Y/4XJL9F8ZyoLMHt2ta";
+
+    fn parse(text: &str) -> Result<WebConfig, String> {
+        use figment::providers::{Format as _, Toml};
+        let figment = figment::Figment::from(Toml::string(text));
+        figment.extract().map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn the_documented_example_parses() {
+        let web = parse(&format!(
+            r#"
+            [tls_server_config]
+            cert_file = "/etc/ppdm-exporter/tls.crt"
+            key_file = "/etc/ppdm-exporter/tls.key"
+            min_version = "TLS13"
+            client_auth_type = "RequireAndVerifyClientCert"
+            client_ca_file = "/etc/ppdm-exporter/clients-ca.pem"
+            [basic_auth_users]
+            prometheus = "{HASH}"
+            "#
+        ))
+        .expect("valid settings");
+
+        let tls = web.tls_server_config.expect("TLS settings");
+        assert_eq!(tls.min_version, TlsVersion::Tls13);
+        assert_eq!(
+            tls.client_auth_type,
+            ClientAuthType::RequireAndVerifyClientCert
+        );
+        assert_eq!(web.basic_auth_users["prometheus"], HASH);
+    }
+
+    #[test]
+    fn no_settings_mean_plain_http_without_auth() {
+        let web = parse("").expect("empty settings");
+
+        assert!(web.tls_server_config.is_none());
+        assert!(web.basic_auth_users.is_empty());
+        assert!(web.problems("web").is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let error =
+            parse("[tls_server_config]\ncert_file = \"a\"\nkey_file = \"b\"\ncipher_suites = []")
+                .expect_err("cipher_suites is not supported");
+
+        assert!(error.contains("cipher_suites"), "{error}");
+    }
+
+    #[test]
+    fn debug_shows_user_names_but_not_hashes() {
+        let mut web = WebConfig::default();
+        web.basic_auth_users
+            .insert("prometheus".to_owned(), HASH.to_owned());
+
+        let shown = format!("{web:?}");
+
+        assert!(shown.contains("prometheus"), "{shown}");
+        assert!(!shown.contains("$2y$"), "{shown}");
+        assert!(!shown.contains(&HASH[7..]), "{shown}");
+    }
+
+    #[test]
+    fn problems_reports_every_problem_at_once() {
+        let mut web = WebConfig {
+            tls_server_config: Some(TlsServerConfig {
+                cert_file: PathBuf::from("/nonexistent/tls.crt"),
+                key_file: PathBuf::from("/nonexistent/tls.key"),
+                client_auth_type: ClientAuthType::from("RequireAnyClientCert".to_owned()),
+                client_ca_file: None,
+                min_version: TlsVersion::from("TLS11".to_owned()),
+            }),
+            basic_auth_users: BTreeMap::new(),
+        };
+        let users = &mut web.basic_auth_users;
+        users.insert("plain".to_owned(), "hunter2".to_owned());
+        users.insert("a:b".to_owned(), HASH.to_owned());
+
+        let problems = web.problems("web");
+
+        let expected = [
+            "web.tls_server_config.cert_file: /nonexistent/tls.crt is not readable",
+            "web.tls_server_config.key_file: /nonexistent/tls.key is not readable",
+            "web.tls_server_config.min_version: \"TLS11\" is not supported",
+            "web.tls_server_config.client_auth_type: \"RequireAnyClientCert\" is not supported",
+            "web.basic_auth_users: user \"a:b\" must be non-empty and contain no colon",
+            "web.basic_auth_users.plain: the value is not a bcrypt hash",
+        ];
+        assert_eq!(problems.len(), expected.len(), "{problems:#?}");
+        for (problem, start) in problems.iter().zip(expected) {
+            assert!(
+                problem.starts_with(start),
+                "{problem:?} should start with {start:?}"
+            );
+        }
+        assert!(
+            !problems.iter().any(|p| p.contains("hunter2")),
+            "{problems:#?}"
+        );
+    }
+
+    #[test]
+    fn verifying_client_certificates_needs_a_client_ca() {
+        let tls = TlsServerConfig {
+            cert_file: PathBuf::from("/nonexistent/tls.crt"),
+            key_file: PathBuf::from("/nonexistent/tls.key"),
+            client_auth_type: ClientAuthType::VerifyClientCertIfGiven,
+            client_ca_file: None,
+            min_version: TlsVersion::Tls12,
+        };
+        let mut problems = Vec::new();
+
+        tls.collect_client_auth_problems("tls", &mut problems);
+
+        assert_eq!(
+            problems,
+            ["tls.client_ca_file: required when client_auth_type is VerifyClientCertIfGiven"]
+        );
+    }
+
+    #[test]
+    fn a_client_ca_without_client_auth_is_reported() {
+        let tls = TlsServerConfig {
+            cert_file: PathBuf::from("/nonexistent/tls.crt"),
+            key_file: PathBuf::from("/nonexistent/tls.key"),
+            client_auth_type: ClientAuthType::NoClientCert,
+            client_ca_file: Some(PathBuf::from("/etc/ca.pem")),
+            min_version: TlsVersion::Tls12,
+        };
+        let mut problems = Vec::new();
+
+        tls.collect_client_auth_problems("tls", &mut problems);
+
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].contains("client_auth_type is NoClientCert"));
+    }
+
+    #[test]
+    fn bcrypt_hashes_are_recognised_by_prefix_cost_and_length() {
+        assert!(looks_like_bcrypt(HASH));
+        assert!(looks_like_bcrypt(&HASH.replacen("$2y$", "$2b$", 1)));
+        assert!(looks_like_bcrypt(&HASH.replacen("$2y$", "$2a$", 1)));
+        assert!(!looks_like_bcrypt(&HASH.replacen("$2y$", "$2x$", 1)));
+        assert!(!looks_like_bcrypt(&HASH.replacen("$04$", "$03$", 1)));
+        assert!(!looks_like_bcrypt(&HASH.replacen("$04$", "$32$", 1)));
+        assert!(!looks_like_bcrypt(&HASH[..59]));
+        assert!(!looks_like_bcrypt("hunter2"));
+    }
+}

@@ -174,10 +174,13 @@ pub async fn run(
         telemetry_path: config.telemetry_path.clone(),
         reload: (loader.is_some() && config.enable_reload_endpoint).then(|| reload_tx.clone()),
     };
-    let router = crate::http::router(store.clone(), &options);
-    let server =
-        axum::serve(listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned());
-    let http = tokio::spawn(server.into_future());
+    let router = crate::web::protect(crate::http::router(store.clone(), &options), &config.web);
+    let mut http = tokio::spawn(serve(
+        listener,
+        router,
+        config.web.clone(),
+        shutdown.clone(),
+    ));
     if loader.is_some() {
         spawn_sighup_listener(reload_tx, shutdown.clone());
     }
@@ -188,6 +191,11 @@ pub async fn run(
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
+            served = &mut http => {
+                pollers.stop_all().await;
+                return served.context("HTTP server task failed")?
+                    .and_then(|()| anyhow::bail!("the HTTP server stopped unexpectedly"));
+            }
             Some(answer) = reload_rx.recv() => {
                 let outcome = match &loader {
                     Some(load) => reload(load, &mut current, &mut pollers).await,
@@ -203,6 +211,15 @@ pub async fn run(
         .context("HTTP server task failed")?
         .context("HTTP server failed")?;
     Ok(())
+}
+
+async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    web: crate::web::WebConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    crate::web::serve(listener, router, &web, shutdown).await
 }
 
 /// Applies a freshly loaded configuration, or keeps the running one if it is invalid.

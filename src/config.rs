@@ -44,6 +44,9 @@ pub struct Config {
     /// Whether `POST /-/reload` re-reads the configuration (SIGHUP always does).
     #[serde(default)]
     pub enable_reload_endpoint: bool,
+    /// Protection of the HTTP endpoints: TLS, mutual TLS, basic auth.
+    #[serde(default)]
+    pub web: crate::web::WebConfig,
     /// The PPDM servers to poll.
     #[serde(default)]
     pub servers: Vec<ServerConfig>,
@@ -247,6 +250,7 @@ impl Config {
             server.collect_problems(&format!("servers[{index}]"), &mut problems);
         }
         self.collect_duplicate_names(&mut problems);
+        problems.extend(self.web.problems("web"));
         problems
     }
 

@@ -84,11 +84,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             address.ip().to_string()
         };
         println!("demo PPDM simulated at {}", demo.simulator.base_url());
-        println!(
-            "metrics at http://{host}:{}{}",
-            address.port(),
-            config.telemetry_path
-        );
+        let scheme = match config.web.tls_server_config {
+            Some(_) => "https",
+            None => "http",
+        };
+        let (port, path) = (address.port(), &config.telemetry_path);
+        println!("metrics at {scheme}://{host}:{port}{path}");
     }
 
     let shutdown = CancellationToken::new();

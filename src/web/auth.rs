@@ -35,6 +35,9 @@ const CACHE_CAPACITY: usize = 256;
 /// A missing, malformed or wrong `Authorization` header gets 401 with
 /// `WWW-Authenticate: Basic realm="ppdm-exporter"`.
 ///
+/// Call it once every route is in place: routes added to the returned router later
+/// are not protected.
+///
 /// Known limits: an unknown user is verified against the most expensive configured
 /// hash, so users hashed at different costs can still be told apart by timing; a
 /// verified header stays accepted for as long as the returned router lives (a new

@@ -292,3 +292,42 @@ async fn readiness_waits_for_the_first_poll_attempt() {
     assert_eq!(late, 200);
     harness.stop().await;
 }
+
+#[tokio::test]
+async fn basic_auth_protects_metrics_but_not_the_health_probe() {
+    let hash = bcrypt::hash("scrape-secret", 4).expect("hash");
+    let toml = format!("[web.basic_auth_users]\nprometheus = \"{hash}\"\n");
+    let sim = ppdm_exporter::sim::Simulator::start(sim_config(LAB_CAPTURE))
+        .await
+        .expect("simulator");
+    let harness = Harness::with_sim_and_config(sim, |_| {}, &toml).await;
+    let url = format!("http://{}/metrics", harness.addr);
+    let client = reqwest::Client::new();
+
+    let anonymous = client.get(&url).send().await.expect("answer").status();
+    let wrong = client
+        .get(&url)
+        .basic_auth("prometheus", Some("guess"))
+        .send()
+        .await
+        .expect("answer");
+    let right = client
+        .get(&url)
+        .basic_auth("prometheus", Some("scrape-secret"))
+        .send()
+        .await
+        .expect("answer");
+
+    assert_eq!(anonymous, 401);
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(right.status(), 200);
+    assert!(
+        right
+            .text()
+            .await
+            .expect("body")
+            .contains("ppdm_exporter_build_info")
+    );
+    assert_eq!(harness.get("/-/healthy").await.0, 200);
+    harness.stop().await;
+}

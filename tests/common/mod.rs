@@ -46,15 +46,23 @@ impl Harness {
 
     /// Starts an exporter for a simulator the test already started (and maybe stopped).
     pub async fn with_sim(sim: Simulator, tweak: impl FnOnce(&mut ServerConfig)) -> Harness {
+        Harness::with_sim_and_config(sim, tweak, "").await
+    }
+
+    /// As [`Harness::with_sim`], with top-level TOML settings such as `[web]` tables.
+    pub async fn with_sim_and_config(
+        sim: Simulator,
+        tweak: impl FnOnce(&mut ServerConfig),
+        toml: &str,
+    ) -> Harness {
         let dir = tempfile::tempdir().expect("temp dir");
         let ca_file = dir.path().join("ca.pem");
         std::fs::write(&ca_file, sim.ca_pem()).expect("CA written");
         let mut server = server_config(&sim, ca_file);
         tweak(&mut server);
-        let mut config = ppdm_exporter::config::Config::from_toml(
-            "[[servers]]\nurl = \"https://x\"\nusername = \"u\"\npassword = \"p\"",
-        )
-        .expect("base config");
+        let base =
+            format!("{toml}\n[[servers]]\nurl = \"https://x\"\nusername = \"u\"\npassword = \"p\"");
+        let mut config = ppdm_exporter::config::Config::from_toml(&base).expect("base config");
         config.servers = vec![server.clone()];
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -52,124 +52,95 @@ pub struct Metrics {
 impl Metrics {
     /// Creates and registers every family.
     pub fn new() -> Metrics {
-        let registry = Registry::new();
-        let with = |extra: &[&str], base: &[&str]| -> Vec<String> {
-            base.iter().chain(extra).map(|s| (*s).to_owned()).collect()
-        };
-        let system_info = gauge(
-            &registry,
-            "ppdm_storage_system_info",
-            "Storage system known to PPDM; always 1, descriptive labels.",
-            &with(
-                &["system_type", "model", "os_version", "serial_number"],
-                SYSTEM,
-            ),
-        );
+        let families = Families(Registry::new());
         let metrics = Metrics {
-            system_info,
-            readiness: gauge(
-                &registry,
+            system_info: families.system(
+                "ppdm_storage_system_info",
+                "Storage system known to PPDM; always 1, descriptive labels.",
+                &["system_type", "model", "os_version", "serial_number"],
+            ),
+            readiness: families.system(
                 "ppdm_storage_system_readiness",
                 "Readiness of the storage system: 1 for the current state, 0 for the other known states.",
-                &with(&["state"], SYSTEM),
+                &["state"],
             ),
-            utilization: gauge(
-                &registry,
+            utilization: families.system(
                 "ppdm_storage_system_capacity_utilization_ratio",
                 "Physical capacity utilisation of the storage system as PPDM reports it (0 to 1).",
-                &with(&[], SYSTEM),
+                &[],
             ),
-            last_discovery: gauge(
-                &registry,
+            last_discovery: families.system(
                 "ppdm_storage_system_last_discovery_timestamp_seconds",
                 "End of PPDM's last discovery of the storage system, in Unix seconds.",
-                &with(&[], SYSTEM),
+                &[],
             ),
-            physical_capacity: gauge(
-                &registry,
+            physical_capacity: families.tier(
                 "ppdm_storage_system_physical_capacity_bytes",
                 "Physical capacity of the Data Domain tier, in bytes.",
-                &with(&[], TIER),
+                &[],
             ),
-            physical_used: gauge(
-                &registry,
+            physical_used: families.tier(
                 "ppdm_storage_system_physical_used_bytes",
                 "Physical space used in the Data Domain tier, in bytes.",
-                &with(&[], TIER),
+                &[],
             ),
-            logical_capacity: gauge(
-                &registry,
+            logical_capacity: families.tier(
                 "ppdm_storage_system_logical_capacity_bytes",
                 "Logical capacity of the Data Domain tier before deduplication and compression, in bytes.",
-                &with(&[], TIER),
+                &[],
             ),
-            logical_used: gauge(
-                &registry,
+            logical_used: families.tier(
                 "ppdm_storage_system_logical_used_bytes",
                 "Logical data stored in the Data Domain tier before deduplication and compression, in bytes.",
-                &with(&[], TIER),
+                &[],
             ),
-            licensed_capacity: gauge(
-                &registry,
+            licensed_capacity: families.tier(
                 "ppdm_storage_system_licensed_capacity_bytes",
                 "Licensed capacity of the Data Domain tier, in bytes (0 when unlicensed).",
-                &with(&[], TIER),
+                &[],
             ),
-            compression: gauge(
-                &registry,
+            compression: families.tier(
                 "ppdm_storage_system_compression_ratio",
                 "Compression factor of the Data Domain tier: logical used / physical used.",
-                &with(&[], TIER),
+                &[],
             ),
-            capacity_status: gauge(
-                &registry,
+            capacity_status: families.tier(
                 "ppdm_storage_system_capacity_status",
                 "PPDM's capacity judgement of the tier: 1 for the current state, 0 for the other known states.",
-                &with(&["state"], TIER),
+                &["state"],
             ),
-            up: gauge(
-                &registry,
+            up: families.server(
                 "ppdm_up",
                 "Whether the last poll of the PPDM server succeeded (1) or failed (0).",
-                &["server".into()],
             ),
-            poll_duration: gauge(
-                &registry,
+            poll_duration: families.server(
                 "ppdm_poll_duration_seconds",
                 "Duration of the last poll of the PPDM server, in seconds.",
-                &["server".into()],
             ),
-            last_success: gauge(
-                &registry,
+            last_success: families.server(
                 "ppdm_last_poll_success_timestamp_seconds",
                 "Time of the last successful poll of the PPDM server, in Unix seconds.",
-                &["server".into()],
             ),
-            systems: gauge(
-                &registry,
+            systems: families.server(
                 "ppdm_storage_systems",
                 "Number of storage systems exported for the PPDM server.",
-                &["server".into()],
             ),
-            poll_failures: counter(
-                &registry,
+            poll_failures: families.counter(
                 "ppdm_poll_failures_total",
                 "Polls of the PPDM server that failed, by reason.",
                 &["server", "reason"],
             ),
-            auth_requests: counter(
-                &registry,
+            auth_requests: families.counter(
                 "ppdm_auth_requests_total",
                 "Authentication requests sent to the PPDM server, by kind and result.",
                 &["server", "kind", "result"],
             ),
-            skipped: counter(
-                &registry,
+            skipped: families.counter(
                 "ppdm_storage_systems_skipped_total",
                 "Storage system items PPDM sent that were left out, by reason.",
                 &["server", "reason"],
             ),
-            registry,
+            registry: families.0,
         };
         metrics.register_build_info();
         metrics
@@ -325,22 +296,41 @@ impl Default for Metrics {
     }
 }
 
-fn gauge(registry: &Registry, name: &str, help: &str, labels: &[String]) -> GaugeVec {
-    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
-    let family = GaugeVec::new(Opts::new(name, help), &labels).expect("valid metric definition");
-    registry
-        .register(Box::new(family.clone()))
-        .expect("metric registered once");
-    family
-}
+/// Creates families in one registry, with the label sets of this exporter.
+struct Families(Registry);
 
-fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let family =
-        IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric definition");
-    registry
-        .register(Box::new(family.clone()))
-        .expect("metric registered once");
-    family
+impl Families {
+    /// A per-system gauge: `server`, `system_id`, `system` and `extra` labels.
+    fn system(&self, name: &str, help: &str, extra: &[&str]) -> GaugeVec {
+        self.gauge(name, help, &[SYSTEM, extra].concat())
+    }
+
+    /// A per-tier gauge: the system labels, `tier` and `extra` labels.
+    fn tier(&self, name: &str, help: &str, extra: &[&str]) -> GaugeVec {
+        self.gauge(name, help, &[TIER, extra].concat())
+    }
+
+    /// A per-server gauge.
+    fn server(&self, name: &str, help: &str) -> GaugeVec {
+        self.gauge(name, help, &["server"])
+    }
+
+    fn gauge(&self, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
+        let family = GaugeVec::new(Opts::new(name, help), labels).expect("valid metric definition");
+        self.0
+            .register(Box::new(family.clone()))
+            .expect("metric registered once");
+        family
+    }
+
+    fn counter(&self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+        let family =
+            IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric definition");
+        self.0
+            .register(Box::new(family.clone()))
+            .expect("metric registered once");
+        family
+    }
 }
 
 fn set_opt(family: &GaugeVec, labels: &[&str], value: Option<f64>) {

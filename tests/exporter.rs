@@ -294,7 +294,7 @@ async fn readiness_waits_for_the_first_poll_attempt() {
 }
 
 #[tokio::test]
-async fn basic_auth_protects_metrics_but_not_the_health_probe() {
+async fn basic_auth_protects_metrics_but_not_the_probes() {
     let hash = bcrypt::hash("scrape-secret", 4).expect("hash");
     let toml = format!("[web.basic_auth_users]\nprometheus = \"{hash}\"\n");
     let sim = ppdm_exporter::sim::Simulator::start(sim_config(LAB_CAPTURE))
@@ -329,5 +329,15 @@ async fn basic_auth_protects_metrics_but_not_the_health_probe() {
             .contains("ppdm_exporter_build_info")
     );
     assert_eq!(harness.get("/-/healthy").await.0, 200);
+    let mut ready = 0;
+    for _ in 0..100 {
+        ready = harness.get("/-/ready").await.0;
+        if ready != 503 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(ready, 200, "probes need no credentials");
+    assert_eq!(harness.get("/").await.0, 401);
     harness.stop().await;
 }

@@ -23,13 +23,15 @@ use super::config::{WebConfig, looks_like_bcrypt};
 /// Realm announced in `WWW-Authenticate`.
 pub const REALM: &str = "ppdm-exporter";
 
-/// Path left open so that liveness probes need no credentials.
-pub const HEALTH_PATH: &str = "/-/healthy";
+/// Paths left open so that liveness and readiness probes (Kubernetes, load
+/// balancers) need no credentials; they reveal only whether the exporter runs and has
+/// polled.
+pub const PROBE_PATHS: [&str; 2] = ["/-/healthy", "/-/ready"];
 
 /// Verified headers remembered at most; the cache is emptied when full.
 const CACHE_CAPACITY: usize = 256;
 
-/// Adds basic auth to every route of `router` except [`HEALTH_PATH`], when `web` has
+/// Adds basic auth to every route of `router` except [`PROBE_PATHS`], when `web` has
 /// users; returns `router` unchanged otherwise.
 ///
 /// A missing, malformed or wrong `Authorization` header gets 401 with
@@ -60,7 +62,7 @@ async fn require_credentials(
     request: Request,
     next: Next,
 ) -> Response {
-    if request.uri().path() == HEALTH_PATH {
+    if PROBE_PATHS.contains(&request.uri().path()) {
         return next.run(request).await;
     }
     let header = request.headers().get(header::AUTHORIZATION).cloned();

@@ -36,6 +36,6 @@ mod config;
 mod serve;
 mod tls;
 
-pub use auth::{HEALTH_PATH, REALM, protect};
+pub use auth::{PROBE_PATHS, REALM, protect};
 pub use config::{ClientAuthType, TlsServerConfig, TlsVersion, WebConfig};
 pub use serve::{TLS_SHUTDOWN_GRACE, serve};

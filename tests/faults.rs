@@ -470,3 +470,30 @@ async fn a_rotated_password_file_is_read_again_at_the_next_login() {
     assert_eq!(harness.sim.counters().logins, 2);
     harness.stop().await;
 }
+
+#[tokio::test]
+async fn a_failing_refresh_is_retried_later_not_in_a_loop() {
+    let sim = SimConfig {
+        access_token_lifetime: Duration::from_secs(2),
+        ..sim_config(LAB_CAPTURE)
+    };
+    let harness = Harness::start(sim, |server| {
+        server.interval = Duration::from_secs(10);
+        server.timeout = Duration::from_secs(1);
+    })
+    .await;
+    harness.wait_up().await;
+
+    harness
+        .sim
+        .control()
+        .fail_next(Route::Token, 1_000, 503, false);
+    tokio::time::sleep(Duration::from_millis(3_000)).await;
+
+    let counters = harness.sim.counters();
+    assert!(
+        (1..=3).contains(&counters.failed_refreshes),
+        "refresh retried at most once per second: {counters:?}"
+    );
+    harness.stop().await;
+}

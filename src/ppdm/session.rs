@@ -201,10 +201,15 @@ impl Session {
             match self.try_refresh(&old).await {
                 Ok(tokens) => return Ok(store(slot, tokens)),
                 Err(error) if error.is_transient() && Instant::now() < old.expires_at => {
+                    let retry_at = old.retry_refresh_later();
                     tracing::warn!(server = %self.server, error = %error.chain(),
+                        retry_in = ?retry_at.saturating_duration_since(Instant::now()),
                         "token refresh failed, keeping the current token");
                     let access = old.access.clone();
-                    *slot = Some(old);
+                    *slot = Some(Tokens {
+                        refresh_at: retry_at,
+                        ..old
+                    });
                     return Ok(access);
                 }
                 Err(error) => {
@@ -324,6 +329,14 @@ impl Session {
 }
 
 impl Tokens {
+    /// When to try a failed refresh again: after a quarter of the remaining
+    /// lifetime, at least a second later, and no later than the expiry.
+    fn retry_refresh_later(&self) -> Instant {
+        let now = Instant::now();
+        let wait = (self.expires_at.saturating_duration_since(now) / 4).max(Duration::from_secs(1));
+        (now + wait).min(self.expires_at)
+    }
+
     fn from_answer(answer: TokenResponse) -> Tokens {
         let lifetime = answer
             .expires_in

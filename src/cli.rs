@@ -40,6 +40,13 @@ pub enum Command {
     /// Validate the configuration, log in to each server, poll once, print a summary
     /// and the metrics that would be served, log out. Exits non-zero on any failure.
     Check,
+    /// Print a shell completion script to standard output.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to standard output.
+    Man,
 }
 
 /// `--log-format` values.
@@ -62,5 +69,46 @@ impl Cli {
                 LogFormatArg::Json => LogFormat::Json,
             }),
         }
+    }
+}
+
+/// Writes the completion script for `shell`.
+pub fn write_completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
+    let mut command = <Cli as clap::CommandFactory>::command();
+    clap_complete::generate(shell, &mut command, "ppdm-exporter", out);
+}
+
+/// Writes the manual page.
+///
+/// # Errors
+///
+/// Fails when `out` cannot be written.
+pub fn write_man_page(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn completions_and_man_page_name_the_flags() {
+        let mut bash = Vec::new();
+        write_completions(clap_complete::Shell::Bash, &mut bash);
+        let mut man = Vec::new();
+        write_man_page(&mut man).expect("written to memory");
+
+        let bash = String::from_utf8(bash).expect("utf-8");
+        let man = String::from_utf8(man).expect("utf-8");
+        assert!(bash.contains("--listen-address") && bash.contains("check"));
+        assert!(
+            man.contains(".TH ppdm-exporter") && man.contains("listen\\-address"),
+            "{man}"
+        );
+    }
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        <Cli as clap::CommandFactory>::command().debug_assert();
     }
 }

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use clap::Parser as _;
 use tokio_util::sync::CancellationToken;
 
-use ppdm_exporter::cli::{Cli, Command};
+use ppdm_exporter::cli::{self, Cli, Command};
 use ppdm_exporter::config::{Config, ConfigError, ServerConfig};
 use ppdm_exporter::{app, check, demo, telemetry};
 
@@ -47,6 +47,17 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Some(Command::Completions { shell }) => {
+            cli::write_completions(shell, &mut std::io::stdout());
+            return Ok(());
+        }
+        Some(Command::Man) => {
+            cli::write_man_page(&mut std::io::stdout()).context("cannot write the manual page")?;
+            return Ok(());
+        }
+        _ => {}
+    }
     let mut config =
         Config::extract(cli.config.as_deref(), &cli.overrides()).map_err(Failure::Config)?;
     let demo = if cli.demo {

@@ -188,14 +188,11 @@ pub async fn run(
     let mut pollers = Pollers::new(store, config.max_concurrent_polls);
     pollers.apply(&config.servers).await?;
     let mut current = config;
-    loop {
+    let early_end = loop {
         tokio::select! {
-            () = shutdown.cancelled() => break,
-            served = &mut http => {
-                pollers.stop_all().await;
-                return served.context("HTTP server task failed")?
-                    .and_then(|()| anyhow::bail!("the HTTP server stopped unexpectedly"));
-            }
+            biased;
+            () = shutdown.cancelled() => break None,
+            served = &mut http => break Some(served),
             Some(answer) = reload_rx.recv() => {
                 let outcome = match &loader {
                     Some(load) => reload(load, &mut current, &mut pollers).await,
@@ -204,12 +201,17 @@ pub async fn run(
                 let _ = answer.send(outcome);
             }
         }
-    }
+    };
     tracing::info!("shutting down");
     pollers.stop_all().await;
-    http.await
-        .context("HTTP server task failed")?
-        .context("HTTP server failed")?;
+    let served = match early_end {
+        Some(served) => served,
+        None => http.await,
+    };
+    served.context("HTTP server task failed")??;
+    if !shutdown.is_cancelled() {
+        anyhow::bail!("the HTTP server stopped unexpectedly");
+    }
     Ok(())
 }
 

@@ -531,4 +531,76 @@ mod tests {
         assert!(!format!("{config:?}").contains("s3cret-value"));
         assert!(!format!("{source:?}").contains("s3cret-value"));
     }
+
+    #[test]
+    fn layers_apply_in_order_file_then_environment_then_flags() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "ppdm.toml",
+                &format!("log_level = \"debug\"\nlisten_address = \"127.0.0.1:1\"\n{MINIMAL}"),
+            )?;
+            jail.set_env("PPDM_EXPORTER_LISTEN_ADDRESS", "127.0.0.1:2");
+            jail.set_env("PPDM_EXPORTER_TELEMETRY_PATH", "/scrape");
+            jail.set_env("PPDM_EXPORTER_CONFIG", "ppdm.toml");
+            let flags = Overrides {
+                listen_address: Some("127.0.0.1:3".parse().expect("address")),
+                ..Overrides::default()
+            };
+
+            let config = Config::load(Some(Path::new("ppdm.toml")), &flags).expect("valid");
+
+            assert_eq!(config.log_level, "debug", "from the file");
+            assert_eq!(config.telemetry_path, "/scrape", "from the environment");
+            assert_eq!(
+                config.listen_address.to_string(),
+                "127.0.0.1:3",
+                "from the flags"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn password_can_come_from_a_named_environment_variable() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PPDM_01_PASSWORD", "from-the-environment");
+            let text = MINIMAL.replace(
+                "password = \"s3cret-value\"",
+                "password_env = \"PPDM_01_PASSWORD\"",
+            );
+            let config = Config::from_toml(&text).expect("valid");
+            let source = config.servers[0].password_source().expect("one source");
+
+            let password = source.read().expect("readable");
+
+            assert_eq!(password.expose_secret(), "from-the-environment");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unset_or_reserved_password_variables_are_reported() {
+        let unset = MINIMAL.replace(
+            "password = \"s3cret-value\"",
+            "password_env = \"PPDM_NOT_SET_ANYWHERE_42\"",
+        );
+        let reserved = MINIMAL.replace(
+            "password = \"s3cret-value\"",
+            "password_env = \"PPDM_EXPORTER_PW\"",
+        );
+
+        let unset = Config::from_toml(&unset).expect_err("unset").to_string();
+        let reserved = Config::from_toml(&reserved)
+            .expect_err("reserved")
+            .to_string();
+
+        assert!(
+            unset.contains("variable \"PPDM_NOT_SET_ANYWHERE_42\" is not set"),
+            "{unset}"
+        );
+        assert!(
+            reserved.contains("must not start with PPDM_EXPORTER_"),
+            "{reserved}"
+        );
+    }
 }

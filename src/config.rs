@@ -533,6 +533,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err, reason = "figment::Jail's closure type")]
     fn layers_apply_in_order_file_then_environment_then_flags() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(
@@ -561,6 +562,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err, reason = "figment::Jail's closure type")]
     fn password_can_come_from_a_named_environment_variable() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("PPDM_01_PASSWORD", "from-the-environment");

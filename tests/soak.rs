@@ -87,6 +87,7 @@ async fn token_expiries_and_faults_keep_memory_flat_and_logins_as_required() {
     harness.wait_up().await;
     let final_kib = resident_kib();
     scraper.abort();
+    let _ = scraper.await;
 
     let counters = harness.sim.counters();
     println!(

@@ -147,9 +147,52 @@ pub struct ConfigError {
 impl From<figment::Error> for ConfigError {
     fn from(error: figment::Error) -> Self {
         Self {
-            problems: error.into_iter().map(|e| e.to_string()).collect(),
+            problems: error.into_iter().map(|e| describe(&e)).collect(),
         }
     }
+}
+
+/// One line for a parse error that never shows a secret: TOML syntax errors lose
+/// their source excerpt (the offending line may hold a password), and a value found
+/// under a password key is not repeated.
+fn describe(error: &figment::Error) -> String {
+    use figment::error::Kind;
+
+    let key = error.path.join(".");
+    let secret = error.path.iter().any(|part| part.contains("password"));
+    let what = match &error.kind {
+        Kind::Message(message) => without_source_excerpt(message),
+        Kind::InvalidType(_, expected) | Kind::InvalidValue(_, expected) if secret => {
+            format!("invalid value (not shown), expected {expected}")
+        }
+        kind => kind.to_string(),
+    };
+    let source = error
+        .metadata
+        .as_ref()
+        .and_then(|meta| meta.source.as_ref())
+        .map(|source| format!(" (in {source})"))
+        .unwrap_or_default();
+    if key.is_empty() {
+        format!("{what}{source}")
+    } else {
+        format!("{key}: {what}{source}")
+    }
+}
+
+/// Drops the `N | text` excerpt lines that TOML parse errors carry.
+fn without_source_excerpt(message: &str) -> String {
+    let is_excerpt = |line: &str| {
+        let rest = line
+            .trim_start()
+            .trim_start_matches(|c: char| c.is_ascii_digit());
+        rest.trim_start().starts_with('|')
+    };
+    let lines: Vec<&str> = message
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !is_excerpt(line))
+        .collect();
+    lines.join("; ")
 }
 
 impl ConfigError {
@@ -604,5 +647,26 @@ mod tests {
             reserved.contains("must not start with PPDM_EXPORTER_"),
             "{reserved}"
         );
+    }
+
+    #[test]
+    fn parse_errors_never_repeat_a_password() {
+        let syntax = MINIMAL.replace("s3cret-value", "Pa\\ss-Top-Secret");
+        let number = MINIMAL.replace("\"s3cret-value\"", "90817263");
+
+        let syntax = Config::from_toml(&syntax)
+            .expect_err("bad escape")
+            .to_string();
+        let number = Config::from_toml(&number)
+            .expect_err("not a string")
+            .to_string();
+
+        assert!(syntax.contains("TOML parse error at line"), "{syntax}");
+        assert!(!syntax.contains("Top-Secret"), "{syntax}");
+        assert!(
+            number.contains("servers.0.password: invalid value (not shown)"),
+            "{number}"
+        );
+        assert!(!number.contains("90817263"), "{number}");
     }
 }

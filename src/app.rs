@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::config::{Config, ConfigError, ServerConfig};
 use crate::http::HttpOptions;
@@ -117,39 +118,78 @@ impl Pollers {
             timeout: server.timeout,
             page_size: server.page_size,
         };
-        let poller = Poller::new(
-            settings,
-            Arc::new(session),
-            self.store.clone(),
-            self.limiter.clone(),
-        );
+        let (store, limiter) = (self.store.clone(), self.limiter.clone());
+        let session = Arc::new(session);
+        let interval = settings.interval;
+        let poller = move || {
+            Poller::new(
+                settings.clone(),
+                session.clone(),
+                store.clone(),
+                limiter.clone(),
+            )
+        };
         let stop = CancellationToken::new();
-        let task = tokio::spawn(poller.run(stop.clone()));
+        let task = tokio::spawn(supervise(label.clone(), poller, interval, stop.clone()));
         let config = server.clone();
         self.running.insert(label, Running { config, stop, task });
         Ok(())
     }
 
-    /// Stops every poller; each logs out within [`LOGOUT_GRACE`].
+    /// Stops every poller; together they get [`LOGOUT_GRACE`] to log out.
     pub async fn stop_all(&mut self) {
-        for poller in self.running.values() {
-            poller.stop.cancel();
-        }
         let names: Vec<String> = self.running.keys().cloned().collect();
-        for name in names {
-            self.stop(&name).await;
-        }
+        self.stop_many(&names).await;
     }
 
     async fn stop(&mut self, name: &str) {
-        let Some(poller) = self.running.remove(name) else {
-            return;
-        };
-        poller.stop.cancel();
-        let mut task = poller.task;
-        if tokio::time::timeout(LOGOUT_GRACE, &mut task).await.is_err() {
-            tracing::warn!(server = %name, "logout did not finish in time");
-            task.abort();
+        self.stop_many(&[name.to_owned()]).await;
+    }
+
+    /// Cancels the named pollers at once, then waits for their logouts until one
+    /// shared deadline; those still running then are aborted.
+    async fn stop_many(&mut self, names: &[String]) {
+        let stopping: Vec<(String, Running)> = names
+            .iter()
+            .filter_map(|name| {
+                self.running
+                    .remove(name)
+                    .map(|poller| (name.clone(), poller))
+            })
+            .collect();
+        for (_, poller) in &stopping {
+            poller.stop.cancel();
+        }
+        let deadline = tokio::time::Instant::now() + LOGOUT_GRACE;
+        for (name, poller) in stopping {
+            let mut task = poller.task;
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                tracing::warn!(server = %name, "logout did not finish in time");
+                task.abort();
+            }
+        }
+    }
+}
+
+/// Runs a server's poller, and runs it again one interval after it panicked (a bug
+/// must not silently end the polling of a server).
+async fn supervise(
+    server: String,
+    poller: impl Fn() -> Poller,
+    interval: Duration,
+    stop: CancellationToken,
+) {
+    loop {
+        let task = AbortOnDropHandle::new(tokio::spawn(poller().run(stop.clone())));
+        match task.await {
+            Err(error) if error.is_panic() => {
+                tracing::error!(%server, "the poller panicked; starting it again after one interval");
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(interval) => {}
+                }
+            }
+            _ => return,
         }
     }
 }
@@ -185,6 +225,7 @@ pub async fn run(
         spawn_sighup_listener(reload_tx, shutdown.clone());
     }
 
+    tokio::spawn(expire_stale_data(store.clone(), shutdown.clone()));
     let mut pollers = Pollers::new(store, config.max_concurrent_polls);
     pollers.apply(&config.servers).await?;
     let mut current = config;
@@ -272,6 +313,17 @@ fn warn_about_restart_only_settings(old: &Config, new: &Config) {
                 key,
                 "this setting changed but takes effect only after a restart"
             );
+        }
+    }
+}
+
+/// Checks for stale data every few seconds, until shutdown.
+async fn expire_stale_data(store: Arc<Store>, shutdown: CancellationToken) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticks.tick() => store.expire_stale(),
         }
     }
 }

@@ -271,9 +271,9 @@ impl Config {
     /// Lists every semantic problem of an otherwise well-formed configuration.
     fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        if !self.telemetry_path.starts_with('/') || self.telemetry_path.len() < 2 {
+        if let Some(problem) = telemetry_path_problem(&self.telemetry_path) {
             problems.push(format!(
-                "telemetry_path: {:?} must start with / and name a path",
+                "telemetry_path: {:?} {problem}",
                 self.telemetry_path
             ));
         }
@@ -456,6 +456,20 @@ impl ServerConfig {
                 "{key}.stale_after: {shown} is shorter than the interval"
             ));
         }
+    }
+}
+
+/// Why a telemetry path cannot be served, if it cannot.
+fn telemetry_path_problem(path: &str) -> Option<&'static str> {
+    const RESERVED: [&str; 4] = ["/", "/-/healthy", "/-/ready", "/-/reload"];
+    if !path.starts_with('/') || path.len() < 2 {
+        Some("must start with / and name a path")
+    } else if RESERVED.contains(&path) {
+        Some("is used by another endpoint")
+    } else if path.contains(['?', '#', '{', '}', '*', ':', ' ']) || path.contains("//") {
+        Some("may hold only plain path segments (no ? # { } * : spaces or //)")
+    } else {
+        None
     }
 }
 
@@ -668,5 +682,29 @@ mod tests {
             "{number}"
         );
         assert!(!number.contains("90817263"), "{number}");
+    }
+
+    #[test]
+    fn telemetry_paths_that_cannot_be_served_are_rejected() {
+        for bad in [
+            "metrics",
+            "/",
+            "/-/healthy",
+            "/-/reload",
+            "/:metrics",
+            "/metrics{",
+            "/m/*x",
+            "/m?x",
+        ] {
+            let text = format!("telemetry_path = {bad:?}\n{MINIMAL}");
+            let error = Config::from_toml(&text).expect_err(bad).to_string();
+
+            assert!(
+                error.contains(&format!("telemetry_path: {bad:?}")),
+                "{error}"
+            );
+        }
+        let fine = format!("telemetry_path = \"/ppdm/metrics\"\n{MINIMAL}");
+        assert!(Config::from_toml(&fine).is_ok());
     }
 }

@@ -67,7 +67,8 @@ impl Poller {
         }
     }
 
-    /// Polls until `shutdown` is cancelled, then logs out.
+    /// Polls until `shutdown` is cancelled, then logs out. A poll in progress is
+    /// abandoned at shutdown; a poll never runs longer than the interval.
     pub async fn run(mut self, shutdown: CancellationToken) {
         let jitter = start_jitter(self.settings.interval);
         if !self.wait_until(Instant::now() + jitter, &shutdown).await {
@@ -75,7 +76,10 @@ impl Poller {
         }
         loop {
             let started = Instant::now();
-            self.poll_and_record(started).await;
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = self.poll_and_record(started) => {}
+            }
             let next = started + self.auth_backoff.unwrap_or(self.settings.interval);
             if !self.wait_until(next, &shutdown).await {
                 break;
@@ -110,7 +114,10 @@ impl Poller {
     async fn poll_and_record(&mut self, started: Instant) {
         let result = {
             let _permit = self.limiter.acquire().await;
-            self.poll_with_retries(started).await
+            let limit = self.settings.interval;
+            tokio::time::timeout(limit, self.poll_with_retries(started))
+                .await
+                .unwrap_or(Err(PpdmError::PollTimeout(limit)))
         };
         let duration = started.elapsed();
         match result {

@@ -235,7 +235,14 @@ fn discovery_seconds(at: Option<&str>, discovered: Option<&str>) -> Option<f64> 
         .or_else(|| discovered.and_then(unix_seconds))
 }
 
+/// Unix seconds of an RFC 3339 time (`2024-12-17T16:49:21.123Z`, any offset); a time
+/// without offset is taken as UTC.
 fn unix_seconds(text: &str) -> Option<f64> {
+    use time::format_description::well_known::Rfc3339;
+
+    if let Ok(time) = time::OffsetDateTime::parse(text, &Rfc3339) {
+        return Some(time.unix_timestamp() as f64 + f64::from(time.nanosecond()) / 1e9);
+    }
     let time = humantime::parse_rfc3339_weak(text).ok()?;
     let since = time.duration_since(std::time::UNIX_EPOCH).ok()?;
     Some(since.as_secs_f64())
@@ -376,5 +383,19 @@ mod tests {
         let snapshot = build(&json);
 
         assert_eq!(snapshot.systems[0].tiers.len(), MAX_TIERS);
+    }
+
+    #[test]
+    fn discovery_times_honour_their_utc_offset() {
+        let utc = unix_seconds("2025-06-02T06:00:09.877Z");
+        let east = unix_seconds("2025-06-02T08:00:09.877+02:00");
+        let west = unix_seconds("2025-06-02T01:00:09-05:00");
+        let bare = unix_seconds("2025-06-02T06:00:09");
+
+        assert_eq!(utc, Some(1_748_844_009.877));
+        assert_eq!(east, utc);
+        assert_eq!(west, Some(1_748_844_009.0));
+        assert_eq!(bare, Some(1_748_844_009.0));
+        assert_eq!(unix_seconds("yesterday"), None);
     }
 }

@@ -138,14 +138,19 @@ impl Store {
             state.up = false;
             state.last_duration_seconds = Some(duration.as_secs_f64());
             state.last_error = Some(error.chain());
-            let stale = state
-                .last_good_at
-                .is_none_or(|at| at.elapsed() > state.stale_after);
-            if stale {
-                state.snapshot = None;
-            }
         }
+        drop_stale(&mut servers);
         self.render(&servers);
+    }
+
+    /// Drops the data of servers whose last good poll is older than their
+    /// `stale_after`, re-rendering if anything was dropped. Called on a timer, so
+    /// data goes stale on time even while a poller waits out a long backoff.
+    pub fn expire_stale(&self) {
+        let mut servers = self.lock();
+        if drop_stale(&mut servers) {
+            self.render(&servers);
+        }
     }
 
     /// Re-renders after counters changed outside a poll (a token refresh).
@@ -188,8 +193,74 @@ impl Store {
     }
 }
 
+/// Drops stale snapshots; true when one was dropped.
+fn drop_stale(servers: &mut BTreeMap<String, ServerState>) -> bool {
+    let mut dropped = false;
+    for state in servers.values_mut() {
+        let stale = state
+            .last_good_at
+            .is_none_or(|at| at.elapsed() > state.stale_after);
+        if stale && state.snapshot.is_some() {
+            state.snapshot = None;
+            dropped = true;
+        }
+    }
+    dropped
+}
+
 fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |since| since.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::System;
+
+    fn one_system() -> Snapshot {
+        Snapshot {
+            systems: vec![System {
+                id: "dd-1".into(),
+                name: "dd-1".into(),
+                ..System::default()
+            }],
+            ..Snapshot::default()
+        }
+    }
+
+    fn text(store: &Store) -> String {
+        String::from_utf8_lossy(store.rendered().text()).into_owned()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn data_older_than_stale_after_is_dropped_on_the_timer_while_self_metrics_stay() {
+        let store = Store::new();
+        store.add_server("lab", Duration::from_secs(60));
+        store.record_success("lab", one_system(), Duration::from_millis(5));
+
+        tokio::time::advance(Duration::from_secs(59)).await;
+        store.expire_stale();
+        let fresh = text(&store);
+        tokio::time::advance(Duration::from_secs(2)).await;
+        store.expire_stale();
+        let stale = text(&store);
+
+        assert!(fresh.contains(r#"system_id="dd-1""#));
+        assert!(!stale.contains(r#"system_id="dd-1""#));
+        assert!(stale.contains(r#"ppdm_storage_systems{server="lab"} 0"#));
+        assert!(stale.contains(r#"ppdm_last_poll_success_timestamp_seconds{server="lab"}"#));
+    }
+
+    #[tokio::test]
+    async fn a_re_added_server_keeps_its_data() {
+        let store = Store::new();
+        store.add_server("lab", Duration::from_secs(60));
+        store.record_success("lab", one_system(), Duration::from_millis(5));
+
+        store.add_server("lab", Duration::from_secs(120));
+
+        assert!(text(&store).contains(r#"ppdm_storage_systems{server="lab"} 1"#));
+    }
 }

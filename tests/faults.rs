@@ -497,3 +497,56 @@ async fn a_failing_refresh_is_retried_later_not_in_a_loop() {
     );
     harness.stop().await;
 }
+
+#[tokio::test]
+async fn shutdown_abandons_a_poll_in_progress_and_still_logs_out() {
+    let sim = Simulator::start(sim_config(LAB_CAPTURE))
+        .await
+        .expect("simulator");
+    sim.control()
+        .set_delay(Route::StorageSystems, Duration::from_secs(20));
+    let harness = Harness::with_sim(sim, |server| {
+        server.interval = Duration::from_secs(60);
+        server.timeout = Duration::from_secs(30);
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+
+    let started = std::time::Instant::now();
+    let sim = harness.stop().await;
+
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let counters = sim.counters();
+    assert_eq!((counters.logins, counters.logouts), (1, 1), "{counters:?}");
+}
+
+#[tokio::test]
+async fn a_poll_never_outlasts_its_interval() {
+    let sim = SimConfig {
+        systems: Systems::Fleet {
+            count: 250,
+            seed: 5,
+        },
+        ..sim_config(LAB_CAPTURE)
+    };
+    let harness = Harness::start(sim, |server| {
+        server.interval = Duration::from_secs(2);
+        server.timeout = Duration::from_millis(1_500);
+    })
+    .await;
+    harness.wait_up().await;
+
+    harness
+        .sim
+        .control()
+        .set_delay(Route::StorageSystems, Duration::from_millis(1_000));
+    let down = wait_down(&harness).await;
+
+    assert_eq!(failures(&down, "timeout"), 1.0, "{down}");
+    assert_eq!(value(&down, SYSTEMS), Some(250.0), "last good data kept");
+    harness.stop().await;
+}

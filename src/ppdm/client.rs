@@ -77,10 +77,7 @@ impl Client {
         if server.insecure_skip_verify {
             builder = builder.tls_danger_accept_invalid_certs(true);
         }
-        let base = Url::parse(&server.url)
-            .ok()
-            .filter(|url| !url.cannot_be_a_base())
-            .ok_or_else(|| BuildError::Url(server.url.clone()))?;
+        let base = base_url(&server.url).ok_or_else(|| BuildError::Url(server.url.clone()))?;
         Ok(Client {
             http: builder.build().map_err(BuildError::Http)?,
             base,
@@ -118,7 +115,7 @@ impl Client {
 
     fn url(&self, path_and_query: &str) -> Result<Url, PpdmError> {
         self.base
-            .join(path_and_query)
+            .join(path_and_query.trim_start_matches('/'))
             .map_err(|_| PpdmError::Status {
                 status: StatusCode::BAD_REQUEST,
                 path: path_and_query.to_owned(),
@@ -151,6 +148,19 @@ impl Client {
     }
 }
 
+/// The configured URL as a base that keeps any path prefix (a PPDM behind a reverse
+/// proxy at `https://proxy/ppdm/`): API paths are joined below it.
+fn base_url(text: &str) -> Option<Url> {
+    let mut url = Url::parse(text)
+        .ok()
+        .filter(|url| !url.cannot_be_a_base())?;
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Some(url)
+}
+
 /// The path of a path-and-query, for error messages.
 pub fn path_only(path_and_query: &str) -> &str {
     path_and_query.split('?').next().unwrap_or(path_and_query)
@@ -165,5 +175,32 @@ fn read_ca(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, BuildErr
     match reqwest::Certificate::from_pem_bundle(&pem) {
         Ok(certs) if !certs.is_empty() => Ok(certs),
         _ => Err(BuildError::CaPem { path: shown }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_paths_are_joined_below_a_path_prefix() {
+        let join = |base: &str| {
+            let base = base_url(base).expect("base");
+            base.join("api/v2/login").expect("joined").to_string()
+        };
+
+        assert_eq!(join("https://ppdm:8443"), "https://ppdm:8443/api/v2/login");
+        assert_eq!(
+            join("https://proxy/ppdm"),
+            "https://proxy/ppdm/api/v2/login"
+        );
+        assert_eq!(
+            join("https://proxy/ppdm/"),
+            "https://proxy/ppdm/api/v2/login"
+        );
+        assert_eq!(
+            join("https://[::1]:8443/"),
+            "https://[::1]:8443/api/v2/login"
+        );
     }
 }

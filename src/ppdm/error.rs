@@ -65,6 +65,9 @@ pub enum PpdmError {
     /// PPDM did not answer in time.
     #[error("PPDM did not answer within the timeout")]
     Timeout(#[source] reqwest::Error),
+    /// The whole poll, paging and retries included, took longer than the interval.
+    #[error("the poll did not finish within the {} interval", humantime::format_duration(*.0))]
+    PollTimeout(std::time::Duration),
     /// The TLS handshake failed, usually an untrusted certificate.
     #[error("TLS handshake with PPDM failed (is ca_file right?)")]
     Tls(#[source] reqwest::Error),
@@ -186,7 +189,7 @@ impl PpdmError {
                 FailureReason::Auth
             }
             Self::Connect(_) | Self::Transfer(_) => FailureReason::Connect,
-            Self::Timeout(_) => FailureReason::Timeout,
+            Self::Timeout(_) | Self::PollTimeout(_) => FailureReason::Timeout,
             Self::Tls(_) => FailureReason::Tls,
             Self::Status { .. } => FailureReason::HttpStatus,
             Self::TooLarge { .. }

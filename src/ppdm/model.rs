@@ -21,16 +21,37 @@ pub struct StorageSystemsPage {
     pub page: Option<PageInfo>,
 }
 
-/// The `page` object of a paged answer.
+/// The `page` object of a paged answer. Counts are read leniently: `3`, `3.0` and
+/// `"3"` all mean 3, and anything else (negative, fractional, not a number) counts as
+/// absent rather than failing the poll.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PageInfo {
     /// Number of this page, 1-based.
+    #[serde(default, deserialize_with = "lenient_count")]
     pub number: Option<u64>,
     /// Number of pages in the whole answer.
+    #[serde(default, deserialize_with = "lenient_count")]
     pub total_pages: Option<u64>,
     /// Number of items in the whole answer.
+    #[serde(default, deserialize_with = "lenient_count")]
     pub total_elements: Option<u64>,
+}
+
+fn lenient_count<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u64>, D::Error> {
+    let value = serde_json::Value::deserialize(deserializer)?;
+    let count = match &value {
+        serde_json::Value::Number(number) => number.as_u64().or_else(|| {
+            let float = number.as_f64()?;
+            let whole = float >= 0.0 && float.fract() == 0.0 && float <= u32::MAX.into();
+            whole.then_some(float as u64)
+        }),
+        serde_json::Value::String(text) => text.trim().parse().ok(),
+        _ => None,
+    };
+    Ok(count)
 }
 
 /// One storage system.
@@ -167,5 +188,19 @@ mod tests {
 
         assert_eq!(answer.expires_in, Some(28_800));
         assert!(!format!("{answer:?}").contains("eyJ"));
+    }
+
+    #[test]
+    fn page_counts_are_read_leniently() {
+        let pages = |json: &str| {
+            let page: StorageSystemsPage = serde_json::from_str(json).expect("decodes");
+            page.page.and_then(|info| info.total_pages)
+        };
+
+        assert_eq!(pages(r#"{"page":{"totalPages":3}}"#), Some(3));
+        assert_eq!(pages(r#"{"page":{"totalPages":3.0}}"#), Some(3));
+        assert_eq!(pages(r#"{"page":{"totalPages":"3"}}"#), Some(3));
+        assert_eq!(pages(r#"{"page":{"totalPages":-1,"number":"x"}}"#), None);
+        assert_eq!(pages(r#"{"page":{"totalPages":null}}"#), None);
     }
 }

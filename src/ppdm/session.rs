@@ -23,6 +23,9 @@ use crate::config::{PasswordSource, ServerConfig};
 /// Share of the access token's lifetime after which it is refreshed.
 const REFRESH_AT: f64 = 0.8;
 
+/// Longest token lifetime believed; larger `expires_in` values are capped.
+const MAX_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+
 /// Lifetime assumed when PPDM's answer has no `expires_in`.
 const FALLBACK_LIFETIME: Duration = Duration::from_secs(300);
 
@@ -341,7 +344,7 @@ impl Tokens {
         let lifetime = answer
             .expires_in
             .map_or(FALLBACK_LIFETIME, Duration::from_secs)
-            .max(Duration::from_secs(1));
+            .clamp(Duration::from_secs(1), MAX_LIFETIME);
         let now = Instant::now();
         Tokens {
             access: answer.access_token,
@@ -390,5 +393,36 @@ impl PasswordSource {
             return Err(PpdmError::Password("the password is empty".to_owned()));
         }
         Ok(SecretString::from(trimmed.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(expires_in: Option<u64>) -> TokenResponse {
+        let json = match expires_in {
+            Some(seconds) => format!(r#"{{"access_token":"a","expires_in":{seconds}}}"#),
+            None => r#"{"access_token":"a"}"#.to_owned(),
+        };
+        serde_json::from_str(&json).expect("token answer")
+    }
+
+    #[tokio::test]
+    async fn lifetimes_are_taken_from_the_answer_and_bounded() {
+        let now = Instant::now();
+
+        let eight_hours = Tokens::from_answer(answer(Some(28_800)));
+        let absurd = Tokens::from_answer(answer(Some(u64::MAX)));
+        let missing = Tokens::from_answer(answer(None));
+
+        assert_eq!((eight_hours.expires_at - now).as_secs(), 28_800);
+        assert_eq!(
+            (eight_hours.refresh_at - now).as_secs(),
+            23_040,
+            "80 % of the lifetime"
+        );
+        assert_eq!((absurd.expires_at - now).as_secs(), 30 * 24 * 3600);
+        assert_eq!((missing.expires_at - now).as_secs(), 300);
     }
 }

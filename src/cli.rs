@@ -39,7 +39,12 @@ pub struct Cli {
 pub enum Command {
     /// Validate the configuration, log in to each server, poll once, print a summary
     /// and the metrics that would be served, log out. Exits non-zero on any failure.
-    Check,
+    Check {
+        /// Only validate the configuration; contact no PPDM (for ExecStartPre and
+        /// reload hooks, where an unreachable PPDM must not block the exporter).
+        #[arg(long)]
+        offline: bool,
+    },
     /// Print a shell completion script to standard output.
     Completions {
         /// The shell to complete for.

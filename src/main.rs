@@ -68,16 +68,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         None
     };
     config.validate().map_err(Failure::Config)?;
-    if let Some(Command::Check) = cli.command {
-        let report = check::run(&config).await;
-        print!("{}", report.text);
-        return if report.ok {
-            Ok(())
-        } else {
-            Err(Failure::Runtime(anyhow::anyhow!(
-                "check failed for at least one server"
-            )))
-        };
+    if let Some(Command::Check { offline }) = cli.command {
+        return check(&config, offline).await;
     }
     telemetry::init(&config.log_level, config.log_format)?;
 
@@ -108,6 +100,21 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     let loader = config_loader(&cli, demo.as_ref().map(|demo| demo.server.clone()));
     app::run(config, Some(loader), listener, shutdown).await?;
     Ok(())
+}
+
+/// `check`: validation only when `offline`, else a login and a poll of each server.
+async fn check(config: &Config, offline: bool) -> Result<(), Failure> {
+    if offline {
+        println!("configuration is valid: {} server(s)", config.servers.len());
+        return Ok(());
+    }
+    let report = check::run(config).await;
+    print!("{}", report.text);
+    if report.ok {
+        Ok(())
+    } else {
+        Err(anyhow::anyhow!("check failed for at least one server").into())
+    }
 }
 
 /// Reads the configuration again the way it was read at start, for reloads.

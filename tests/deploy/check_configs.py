@@ -36,10 +36,19 @@ def find_binary():
 
 def check(binary, config):
     result = subprocess.run(
-        [str(binary), "check", "--config", str(config)], capture_output=True, text=True,
+        [str(binary), "check", "--offline", "--config", str(config)], capture_output=True, text=True,
         env={k: v for k, v in os.environ.items() if not k.startswith("PPDM_EXPORTER_")},
     )
     return result.returncode, result.stdout + result.stderr
+
+
+def stand_in_certificate(path):
+    """Writes a throwaway self-signed certificate, since ca_file must hold PEM."""
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=stand-in", "-keyout", str(path) + ".key", "-out", str(path)],
+        check=True, capture_output=True,
+    )
 
 
 def with_stand_ins(text, directory):
@@ -48,7 +57,10 @@ def with_stand_ins(text, directory):
     def move(match):
         path = directory / match.group(2).lstrip("/")
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("stand-in")
+        if match.group(2).endswith(".pem"):
+            stand_in_certificate(path)
+        else:
+            path.write_text("stand-in")
         return f'{match.group(1)}"{path}"'
 
     return FILE_KEYS.sub(move, text)

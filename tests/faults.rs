@@ -510,7 +510,10 @@ async fn shutdown_abandons_a_poll_in_progress_and_still_logs_out() {
         server.timeout = Duration::from_secs(30);
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while harness.sim.counters().storage_calls == 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     let started = std::time::Instant::now();
     let sim = harness.stop().await;

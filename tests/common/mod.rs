@@ -115,7 +115,7 @@ impl Harness {
     pub async fn wait_up(&self) -> String {
         let name = self.server.name.clone().unwrap_or_default();
         let line = format!("ppdm_up{{server=\"{name}\"}} 1");
-        self.wait_for(Duration::from_secs(10), |body| body.contains(&line))
+        self.wait_for(Duration::from_secs(20), |body| body.contains(&line))
             .await
     }
 

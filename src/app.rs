@@ -228,7 +228,7 @@ pub async fn run(
     tokio::spawn(expire_stale_data(store.clone(), shutdown.clone()));
     let mut pollers = Pollers::new(store, config.max_concurrent_polls);
     pollers.apply(&config.servers).await?;
-    let mut current = config;
+    let started_with = config.clone();
     let early_end = loop {
         tokio::select! {
             biased;
@@ -236,7 +236,7 @@ pub async fn run(
             served = &mut http => break Some(served),
             Some(answer) = reload_rx.recv() => {
                 let outcome = match &loader {
-                    Some(load) => reload(load, &mut current, &mut pollers).await,
+                    Some(load) => reload(load, &started_with, &mut pollers).await,
                     None => Err("reload is not available".to_owned()),
                 };
                 let _ = answer.send(outcome);
@@ -266,9 +266,10 @@ async fn serve(
 }
 
 /// Applies a freshly loaded configuration, or keeps the running one if it is invalid.
+/// Settings that need a restart are compared with those the process started with.
 async fn reload(
     load: &ConfigLoader,
-    current: &mut Config,
+    started_with: &Config,
     pollers: &mut Pollers,
 ) -> Result<String, String> {
     let config = match load() {
@@ -278,11 +279,10 @@ async fn reload(
             return Err(error.to_string());
         }
     };
-    warn_about_restart_only_settings(current, &config);
+    warn_about_restart_only_settings(started_with, &config);
     match pollers.apply(&config.servers).await {
         Ok(summary) => {
             tracing::info!(%summary, "configuration reloaded");
-            *current = config;
             Ok(summary)
         }
         Err(error) => {

@@ -477,7 +477,8 @@ fn holds_certificate(pem: &[u8]) -> bool {
     reqwest::Certificate::from_pem_bundle(pem).is_ok_and(|certs| !certs.is_empty())
 }
 
-fn default_listen_address() -> SocketAddr {
+/// [`DEFAULT_LISTEN_ADDRESS`], parsed.
+pub fn default_listen_address() -> SocketAddr {
     DEFAULT_LISTEN_ADDRESS
         .parse()
         .expect("the default listen address is a valid socket address")

@@ -7,7 +7,7 @@ use clap::Parser as _;
 use tokio_util::sync::CancellationToken;
 
 use ppdm_exporter::cli::{self, Cli, Command};
-use ppdm_exporter::config::{Config, ConfigError, ServerConfig};
+use ppdm_exporter::config::{Config, ConfigError, ServerConfig, default_listen_address};
 use ppdm_exporter::{app, check, demo, telemetry};
 
 /// Exit code for an invalid configuration (EX_CONFIG of sysexits.h).
@@ -61,6 +61,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     let mut config =
         Config::extract(cli.config.as_deref(), &cli.overrides()).map_err(Failure::Config)?;
     let demo = if cli.demo {
+        if config.listen_address == default_listen_address() {
+            config.listen_address.set_ip([127, 0, 0, 1].into());
+        }
         let demo = demo::start(cli.demo_systems).await?;
         config.servers.push(demo.server.clone());
         Some(demo)

@@ -11,7 +11,7 @@ use prometheus::{GaugeVec, IntCounterVec, Opts, Registry};
 
 use crate::ppdm::FailureReason;
 use crate::ppdm::session::AuthKind;
-use crate::snapshot::{System, Tier};
+use crate::snapshot::{SkipReason, System, Tier};
 use crate::store::ServerState;
 
 const SYSTEM: &[&str] = &["server", "system_id", "system"];
@@ -156,6 +156,9 @@ impl Metrics {
         for reason in FailureReason::ALL {
             self.poll_failures
                 .with_label_values(&[server, reason.as_label()]);
+        }
+        for reason in SkipReason::ALL {
+            self.skipped.with_label_values(&[server, reason.as_label()]);
         }
         for kind in AuthKind::ALL {
             for result in ["success", "failure"] {

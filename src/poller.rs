@@ -150,8 +150,8 @@ impl Poller {
             if !error.is_transient() || Instant::now() + delay >= deadline {
                 return Err(error);
             }
-            tracing::warn!(server = %self.settings.server, error = %error.chain(),
-                retry_in = ?delay, "poll failed, retrying");
+            tracing::debug!(server = %self.settings.server, error = %error.chain(),
+                retry_in = ?delay, "poll attempt failed, retrying");
             sleep(delay).await;
             attempt += 1;
         }

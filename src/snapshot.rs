@@ -84,6 +84,9 @@ pub enum SkipReason {
 }
 
 impl SkipReason {
+    /// Every reason, for initialising counters at zero.
+    pub const ALL: [SkipReason; 3] = [Self::Malformed, Self::MissingId, Self::DuplicateId];
+
     /// The value of the `reason` label.
     pub fn as_label(self) -> &'static str {
         match self {

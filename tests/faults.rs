@@ -295,6 +295,12 @@ async fn ppdm_down_at_start_is_retried_while_metrics_answer() {
     let up = harness.wait_up().await;
 
     assert!(failures(&down, "connect") >= 1.0);
+    let failed_logins = r#"ppdm_auth_requests_total{kind="login",result="failure",server="lab"}"#;
+    assert_eq!(
+        value(&down, failed_logins),
+        Some(0.0),
+        "no login reached PPDM"
+    );
     assert_eq!(ready, 200, "a failed attempt counts as an attempt");
     assert_eq!(value(&up, SYSTEMS), Some(4.0));
     assert_eq!(harness.sim.counters().logins, 1);

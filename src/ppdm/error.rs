@@ -164,6 +164,20 @@ impl PpdmError {
         )
     }
 
+    /// Whether PPDM received the request and answered it (badly); false for failures
+    /// to connect or to finish, and for requests never sent.
+    pub fn reached_ppdm(&self) -> bool {
+        !matches!(
+            self,
+            Self::Connect(_)
+                | Self::Timeout(_)
+                | Self::Tls(_)
+                | Self::Transfer(_)
+                | Self::PollTimeout(_)
+                | Self::Password(_)
+        )
+    }
+
     /// Classifies a transport error from reqwest.
     pub fn from_transport(error: reqwest::Error) -> PpdmError {
         if error.is_timeout() {

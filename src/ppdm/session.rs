@@ -243,7 +243,7 @@ impl Session {
         let result = self
             .token_call("/api/v2/token", Some(&old.access), body)
             .await;
-        self.count(AuthKind::Refresh, result.is_ok());
+        self.count(AuthKind::Refresh, answered(&result));
         let mut tokens = result.map_err(|error| match error {
             PpdmError::Auth(_) => PpdmError::Status {
                 status: StatusCode::UNAUTHORIZED,
@@ -265,7 +265,7 @@ impl Session {
             "password": password.expose_secret(),
         });
         let result = self.token_call("/api/v2/login", None, body).await;
-        self.count(AuthKind::Login, result.is_ok());
+        self.count(AuthKind::Login, answered(&result));
         let result = match (result, &self.password) {
             (Err(PpdmError::Auth(AuthRefusal::BadCredentials)), PasswordSource::File(path)) => {
                 Err(PpdmError::PasswordFileRefused {
@@ -310,7 +310,7 @@ impl Session {
             .send(Method::POST, path, Some(access), None)
             .await;
         let ok = matches!(&result, Ok(answer) if answer.status.is_success());
-        self.count(AuthKind::Logout, ok);
+        self.count(AuthKind::Logout, result.as_ref().ok().map(|_| ok));
         match result {
             Ok(answer) => {
                 let outcome = if ok { "logged out" } else { "logout refused" };
@@ -323,7 +323,12 @@ impl Session {
         ok
     }
 
-    fn count(&self, kind: AuthKind, ok: bool) {
+    /// Counts a request that PPDM answered (`Some(accepted)`); requests that never
+    /// reached it (`None`) show up as poll failures instead.
+    fn count(&self, kind: AuthKind, answered: Option<bool>) {
+        let Some(ok) = answered else {
+            return;
+        };
         let result = if ok { "success" } else { "failure" };
         self.auth_requests
             .with_label_values(&[self.server.as_str(), kind.as_label(), result])
@@ -352,6 +357,15 @@ impl Tokens {
             expires_at: now + lifetime,
             refresh_at: now + lifetime.mul_f64(REFRESH_AT),
         }
+    }
+}
+
+/// Whether PPDM answered, and if so whether it accepted.
+fn answered<T>(result: &Result<T, PpdmError>) -> Option<bool> {
+    match result {
+        Ok(_) => Some(true),
+        Err(error) if error.reached_ppdm() => Some(false),
+        Err(_) => None,
     }
 }
 

@@ -10,13 +10,17 @@
 #   - start to serving: spawn until /-/healthy, and until /metrics, answer 200
 #     (median and worst of STARTS starts, probed from bash without forking);
 #   - CPU per poll cycle (every server polled once): utime+stime from
-#     /proc/PID/stat over CPU_CYCLES intervals, with the number of polls taken from
-#     the simulator's request counter; no scrapes run during that window;
+#     /proc/PID/stat over CPU_CYCLES intervals of an exporter polling every
+#     CPU_INTERVAL_SECONDS, with the number of polls taken from the simulator's
+#     request counter; no scrapes run during that window;
 #   - /metrics body size, plain and gzip;
 #   - wrk at 1, 16 and 64 connections, plain and gzip, against the exporter and
 #     against examples/static-metrics serving the same body through the same HTTP
 #     stack, with the exporter's figures as ratios to the static server's;
-#   - the exporter's peak RSS (VmHWM) after all of that, and the binary size.
+#   - the exporter's RSS after its first poll and its peak (VmHWM) after the load,
+#     and the binary size.
+# The start and load runs use the default interval of 5m, so no poll competes
+# with the scrapes once the first one is done.
 #
 # Everything is bounded: each wrk run by DURATION, each wait by a deadline, the
 # whole script by MAX_SECONDS. Every process it starts is killed on exit, by PID.
@@ -27,14 +31,11 @@ set -euo pipefail
 ESTATES=${ESTATES:-"typical:10:10 large:50:20 single:1:10000"}
 CONNECTIONS=${CONNECTIONS:-"1 16 64"}
 DURATION=${DURATION:-5s}
-INTERVAL_SECONDS=${INTERVAL_SECONDS:-5}
-CPU_CYCLES=${CPU_CYCLES:-4}
+CPU_INTERVAL_SECONDS=${CPU_INTERVAL_SECONDS:-10}
+CPU_CYCLES=${CPU_CYCLES:-3}
 PAGE_SIZE=${PAGE_SIZE:-100}
 STARTS=${STARTS:-15}
 MAX_SECONDS=${MAX_SECONDS:-1200}
-SIM_PORT=${SIM_PORT:-18443}
-EXPORTER_PORT=${EXPORTER_PORT:-19823}
-STATIC_PORT=${STATIC_PORT:-19899}
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 target=${CARGO_TARGET_DIR:-$repo/target}
@@ -97,6 +98,19 @@ wait_for() {
     done
 }
 
+# Prints a loopback TCP port that nothing listens on now.
+free_port() {
+    local port
+    while true; do
+        port=$((20000 + RANDOM % 30000))
+        if ! { exec 4<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null; then
+            echo "$port"
+            return
+        fi
+        exec 4>&-
+    done
+}
+
 now_us() {
     local t=${EPOCHREALTIME/./}
     echo "$((10#$t))"
@@ -138,8 +152,9 @@ run_wrk() {
     echo "$rps $p50 $p99 ${errors:-none}"
 }
 
+# Writes a config of $1 servers polled every $2 seconds; prints its path.
 write_config() {
-    local servers=$1 file=$work/exporter.toml i
+    local servers=$1 interval=$2 file=$work/exporter-$2s.toml i
     cat >"$file" <<EOF
 listen_address = "127.0.0.1:$EXPORTER_PORT"
 log_level = "warn"
@@ -154,8 +169,8 @@ url = "https://127.0.0.1:$SIM_PORT"
 username = "admin"
 password_env = "PPDM_LOAD_PASSWORD"
 ca_file = "$work/ca.pem"
-interval = "${INTERVAL_SECONDS}s"
-timeout = "${INTERVAL_SECONDS}s"
+interval = "${interval}s"
+timeout = "10s"
 page_size = $PAGE_SIZE
 EOF
     done
@@ -200,6 +215,29 @@ measure_start() {
         "/metrics $(median_and_max <"$work/metrics.us")"
 }
 
+# Runs an exporter polling every CPU_INTERVAL_SECONDS for $1 servers of $2 pages
+# each, and prints its CPU time per poll cycle.
+measure_cpu() {
+    local servers=$1 pages=$2 config exporter
+    config=$(write_config "$servers" "$CPU_INTERVAL_SECONDS")
+    start_exporter "$config"
+    exporter=$started
+    wait_for "$EXPORTER_PORT" /-/ready 120
+
+    local calls0 ticks0 calls1 ticks1
+    calls0=$(storage_calls)
+    ticks0=$(cpu_ticks "$exporter")
+    sleep $((CPU_CYCLES * CPU_INTERVAL_SECONDS))
+    calls1=$(storage_calls)
+    ticks1=$(cpu_ticks "$exporter")
+    stop "$exporter"
+    awk -v t="$((ticks1 - ticks0))" -v c="$((calls1 - calls0))" -v hz="$(getconf CLK_TCK)" \
+        -v per="$((servers * pages))" -v s="$servers" 'BEGIN {
+            cycles = c / per
+            if (cycles > 0) printf "CPU per poll cycle: %.1f ms, %.1f ms per server poll (%d ticks over %.2f cycles)\n", t * 1000 / hz / cycles, t * 1000 / hz / cycles / s, t, cycles
+            else print "CPU per poll cycle: no poll seen" }'
+}
+
 ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'
 }
@@ -222,29 +260,18 @@ run_estate() {
     done
 
     local config
-    config=$(write_config "$servers")
+    config=$(write_config "$servers" 300)
     measure_start "$config"
+    measure_cpu "$servers" "$pages"
 
     start_exporter "$config"
     local exporter=$started
     wait_for "$EXPORTER_PORT" /-/ready 120
     local up
     up=$(curl -sf "http://127.0.0.1:$EXPORTER_PORT/metrics" | grep -c '^ppdm_up{.*} 1$' || true)
-    echo "first poll done: $up of $servers server(s) up"
-
-    local calls0 ticks0 calls1 ticks1
-    calls0=$(storage_calls)
-    ticks0=$(cpu_ticks "$exporter")
-    sleep $((CPU_CYCLES * INTERVAL_SECONDS))
-    calls1=$(storage_calls)
-    ticks1=$(cpu_ticks "$exporter")
-    local hz
-    hz=$(getconf CLK_TCK)
-    awk -v t="$((ticks1 - ticks0))" -v c="$((calls1 - calls0))" -v hz="$hz" \
-        -v per="$((servers * pages))" 'BEGIN {
-            cycles = c / per
-            if (cycles > 0) printf "CPU per poll cycle: %.1f ms (%d ticks over %.2f cycles)\n", t * 1000 / hz / cycles, t, cycles
-            else print "CPU per poll cycle: no poll seen" }'
+    echo "first poll done: $up of $servers server(s) up;" \
+        "RSS $(awk '/^VmRSS:/ { print $2 }' "/proc/$exporter/status") kB," \
+        "peak so far $(awk '/^VmHWM:/ { print $2 }' "/proc/$exporter/status") kB"
 
     curl -sf -o "$work/body.txt" "http://127.0.0.1:$EXPORTER_PORT/metrics"
     curl -sf -H "Accept-Encoding: gzip" -o "$work/body.gz" "http://127.0.0.1:$EXPORTER_PORT/metrics"
@@ -257,7 +284,7 @@ run_estate() {
         >"$work/static.log" 2>&1 &
     local static=$!
     pids+=("$static")
-    wait_for "$STATIC_PORT" /-/healthy 10
+    wait_for "$STATIC_PORT" /-/healthy 60
 
     printf '%-5s %5s | %10s %8s %8s | %10s %8s %8s | %6s %6s | %s\n' enc conns \
         exp_rps p50_ms p99_ms static_rps p50_ms p99_ms rps_x p99_x errors
@@ -298,6 +325,10 @@ main() {
     echo "binary size: ppdm-exporter $(stat -c %s "$target/release/ppdm-exporter") bytes" \
         "(release profile, stripped)"
 
+    SIM_PORT=${SIM_PORT:-$(free_port)}
+    EXPORTER_PORT=${EXPORTER_PORT:-$(free_port)}
+    STATIC_PORT=${STATIC_PORT:-$(free_port)}
+    echo "ports: simulator $SIM_PORT, exporter $EXPORTER_PORT, static $STATIC_PORT"
     export PPDM_LOAD_PASSWORD="load-test-$RANDOM$RANDOM"
     export PPDM_SIM_PASSWORD=$PPDM_LOAD_PASSWORD
     local estate

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use figment::Figment;
+use figment::{Figment, Provider as _};
 use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -236,7 +236,22 @@ impl Config {
         figment = figment
             .merge(Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"]))
             .merge(Serialized::defaults(overrides));
-        figment.extract().map_err(ConfigError::from)
+        Self::from_layers(&figment)
+    }
+
+    /// Extracts the layers, first listing every unknown key at once (serde alone
+    /// would stop at the first).
+    fn from_layers(figment: &Figment) -> Result<Config, ConfigError> {
+        if let Ok(data) = figment.data() {
+            let mut problems = Vec::new();
+            for dict in data.values() {
+                unknown_keys(dict, "", &KNOWN_KEYS, &mut problems);
+            }
+            if !problems.is_empty() {
+                return Err(ConfigError { problems });
+            }
+        }
+        Ok(figment.extract()?)
     }
 
     /// Checks every value, reporting all problems at once.
@@ -263,7 +278,7 @@ impl Config {
     }
 
     fn from_figment(figment: &Figment) -> Result<Config, ConfigError> {
-        let config: Config = figment.extract()?;
+        let config = Self::from_layers(figment)?;
         config.validate()?;
         Ok(config)
     }
@@ -455,6 +470,94 @@ impl ServerConfig {
             problems.push(format!(
                 "{key}.stale_after: {shown} is shorter than the interval"
             ));
+        }
+    }
+}
+
+/// The keys a table may hold, and for nested tables the keys below them.
+struct Known {
+    keys: &'static [&'static str],
+    nested: &'static [(&'static str, &'static Known)],
+}
+
+const KNOWN_KEYS: Known = Known {
+    keys: &[
+        "listen_address",
+        "telemetry_path",
+        "log_level",
+        "log_format",
+        "max_concurrent_polls",
+        "enable_reload_endpoint",
+        "web",
+        "servers",
+    ],
+    nested: &[("servers", &SERVER_KEYS), ("web", &WEB_KEYS)],
+};
+
+const SERVER_KEYS: Known = Known {
+    keys: &[
+        "name",
+        "url",
+        "username",
+        "password",
+        "password_file",
+        "password_env",
+        "interval",
+        "timeout",
+        "page_size",
+        "ca_file",
+        "insecure_skip_verify",
+        "stale_after",
+        "max_response_bytes",
+    ],
+    nested: &[],
+};
+
+const WEB_KEYS: Known = Known {
+    keys: &["tls_server_config", "basic_auth_users"],
+    nested: &[("tls_server_config", &TLS_KEYS)],
+};
+
+const TLS_KEYS: Known = Known {
+    keys: &[
+        "cert_file",
+        "key_file",
+        "client_auth_type",
+        "client_ca_file",
+        "min_version",
+    ],
+    nested: &[],
+};
+
+/// Adds a problem for each key of `dict` (and of its known nested tables and lists of
+/// tables) that `known` does not list.
+fn unknown_keys(
+    dict: &figment::value::Dict,
+    prefix: &str,
+    known: &Known,
+    problems: &mut Vec<String>,
+) {
+    use figment::value::Value;
+
+    for (key, value) in dict {
+        let path = format!("{prefix}{key}");
+        if !known.keys.contains(&key.as_str()) {
+            problems.push(format!("{path}: unknown key"));
+            continue;
+        }
+        let Some((_, inner)) = known.nested.iter().find(|(name, _)| name == key) else {
+            continue;
+        };
+        match value {
+            Value::Dict(_, table) => unknown_keys(table, &format!("{path}."), inner, problems),
+            Value::Array(_, items) => {
+                for (index, item) in items.iter().enumerate() {
+                    if let Value::Dict(_, table) = item {
+                        unknown_keys(table, &format!("{path}[{index}]."), inner, problems);
+                    }
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -707,5 +810,55 @@ mod tests {
         }
         let fine = format!("telemetry_path = \"/ppdm/metrics\"\n{MINIMAL}");
         assert!(Config::from_toml(&fine).is_ok());
+    }
+
+    #[test]
+    fn every_unknown_key_is_reported_at_once() {
+        let text = format!(
+            "foo = 1\nlisten_adress = \"x\"\n[web]\nbasic_auth = 1\n{MINIMAL}intervall = \"1m\"\n"
+        );
+
+        let problems = Config::from_toml(&text).expect_err("unknown keys").problems;
+
+        assert_eq!(
+            problems,
+            [
+                "foo: unknown key",
+                "listen_adress: unknown key",
+                "servers[0].intervall: unknown key",
+                "web.basic_auth: unknown key",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_file_using_every_documented_key_is_accepted() {
+        let text = r#"
+            listen_address = "127.0.0.1:9823"
+            telemetry_path = "/metrics"
+            log_level = "info"
+            log_format = "json"
+            max_concurrent_polls = 4
+            enable_reload_endpoint = true
+            [web]
+            basic_auth_users = {}
+            [[servers]]
+            name = "ppdm-01"
+            url = "https://ppdm-01.example.com:8443"
+            username = "svc"
+            password = "p"
+            interval = "5m"
+            timeout = "30s"
+            page_size = 100
+            insecure_skip_verify = true
+            stale_after = "15m"
+            max_response_bytes = 1048576
+        "#;
+
+        assert!(
+            Config::from_toml(text).is_ok(),
+            "{:?}",
+            Config::from_toml(text).err()
+        );
     }
 }

@@ -157,7 +157,100 @@ fn escape(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Read as _;
+    use std::time::Duration;
+
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt as _;
+
     use super::*;
+    use crate::snapshot::{Snapshot, System};
+
+    fn options() -> HttpOptions {
+        HttpOptions {
+            telemetry_path: "/metrics".to_owned(),
+            reload: None,
+        }
+    }
+
+    async fn call(store: &Arc<Store>, request: Request<Body>) -> (StatusCode, HeaderMap, Vec<u8>) {
+        let response = router(store.clone(), &options())
+            .oneshot(request)
+            .await
+            .expect("answer");
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.expect("body");
+        (parts.status, parts.headers, bytes.to_vec())
+    }
+
+    fn get(path: &str) -> Request<Body> {
+        Request::get(path).body(Body::empty()).expect("request")
+    }
+
+    #[tokio::test]
+    async fn metrics_are_served_plain_or_gzip_with_the_same_content() {
+        let store = Store::new();
+        store.add_server("lab", Duration::from_secs(60));
+        let snapshot = Snapshot {
+            systems: vec![System {
+                id: "a".into(),
+                name: "dd".into(),
+                ..System::default()
+            }],
+            ..Snapshot::default()
+        };
+        store.record_success("lab", snapshot, Duration::from_millis(3));
+        let gzip_request = Request::get("/metrics")
+            .header(header::ACCEPT_ENCODING, "gzip")
+            .body(Body::empty())
+            .expect("request");
+
+        let (status, headers, plain) = call(&store, get("/metrics")).await;
+        let (_, gzip_headers, gzip) = call(&store, gzip_request).await;
+        let mut decoded = String::new();
+        flate2::read::GzDecoder::new(&gzip[..])
+            .read_to_string(&mut decoded)
+            .expect("gzip");
+
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_TYPE], TEXT_FORMAT);
+        assert_eq!(gzip_headers[header::CONTENT_ENCODING], "gzip");
+        let plain = String::from_utf8(plain).expect("utf-8");
+        assert!(plain.contains(r#"ppdm_storage_system_info{model="",os_version="",serial_number="",server="lab",system="dd",system_id="a",system_type=""} 1"#));
+        let without_process = |text: &str| -> String {
+            text.lines()
+                .filter(|l| !l.contains("process_"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(without_process(&decoded), without_process(&plain));
+    }
+
+    #[tokio::test]
+    async fn readiness_needs_a_first_attempt_of_every_server() {
+        let store = Store::new();
+        store.add_server("lab", Duration::from_secs(60));
+
+        let (before, _, _) = call(&store, get("/-/ready")).await;
+        store.record_success("lab", Snapshot::default(), Duration::from_millis(3));
+        let (after, _, _) = call(&store, get("/-/ready")).await;
+
+        assert_eq!(before, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(after, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn status_page_escapes_server_names() {
+        let store = Store::new();
+        store.add_server("<script>", Duration::from_secs(60));
+
+        let (_, _, page) = call(&store, get("/")).await;
+
+        let page = String::from_utf8(page).expect("utf-8");
+        assert!(page.contains("&lt;script&gt;") && !page.contains("<script>"));
+        assert!(page.contains("waiting for first poll"));
+    }
 
     fn with_accept(value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();

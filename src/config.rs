@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use figment::{Figment, Provider as _};
 use figment::providers::{Env, Format, Serialized, Toml};
+use figment::{Figment, Provider as _};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 

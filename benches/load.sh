@@ -44,6 +44,7 @@ pids=()
 
 cleanup() {
     local pid
+    pkill -KILL -P "$watchdog" 2>/dev/null || true
     for pid in "${pids[@]}"; do
         kill -KILL "$pid" 2>/dev/null || true
     done
@@ -58,7 +59,8 @@ trap 'echo "load.sh: stopped" >&2; exit 130' INT TERM
 # Ends the whole script once MAX_SECONDS have passed.
 (sleep "$MAX_SECONDS" && echo "load.sh: over ${MAX_SECONDS}s, giving up" >&2 &&
     kill -TERM $$) 2>/dev/null &
-pids+=($!)
+watchdog=$!
+pids+=("$watchdog")
 
 need() {
     command -v "$1" >/dev/null || { echo "load.sh: $1 is missing (apt-get install -y $1)" >&2; exit 2; }
@@ -89,11 +91,12 @@ probe() {
     [[ $status == "HTTP/1.1 200"* ]]
 }
 
-# Waits until probe $1 $2 succeeds, at most $3 seconds.
+# Waits until probe $1 $2 succeeds, at most $3 seconds, while process $4 lives.
 wait_for() {
     local deadline=$((SECONDS + $3))
     until probe "$1" "$2"; do
-        ((SECONDS < deadline)) || { echo "load.sh: 127.0.0.1:$1$2 not 200 after $3s" >&2; return 1; }
+        kill -0 "$4" 2>/dev/null || { echo "load.sh: process $4 exited, see $5:" >&2; tail -5 "$5" >&2; exit 1; }
+        ((SECONDS < deadline)) || { echo "load.sh: 127.0.0.1:$1$2 not 200 after $3s" >&2; exit 1; }
         sleep 0.05
     done
 }
@@ -170,7 +173,7 @@ username = "admin"
 password_env = "PPDM_LOAD_PASSWORD"
 ca_file = "$work/ca.pem"
 interval = "${interval}s"
-timeout = "10s"
+timeout = "$((interval < 10 ? interval : 10))s"
 page_size = $PAGE_SIZE
 EOF
     done
@@ -222,7 +225,7 @@ measure_cpu() {
     config=$(write_config "$servers" "$CPU_INTERVAL_SECONDS")
     start_exporter "$config"
     exporter=$started
-    wait_for "$EXPORTER_PORT" /-/ready 120
+    wait_for "$EXPORTER_PORT" /-/ready 120 "$exporter" "$work/exporter.log"
 
     local calls0 ticks0 calls1 ticks1
     calls0=$(storage_calls)
@@ -266,7 +269,7 @@ run_estate() {
 
     start_exporter "$config"
     local exporter=$started
-    wait_for "$EXPORTER_PORT" /-/ready 120
+    wait_for "$EXPORTER_PORT" /-/ready 120 "$exporter" "$work/exporter.log"
     local up
     up=$(curl -sf "http://127.0.0.1:$EXPORTER_PORT/metrics" | grep -c '^ppdm_up{.*} 1$' || true)
     echo "first poll done: $up of $servers server(s) up;" \
@@ -284,7 +287,7 @@ run_estate() {
         >"$work/static.log" 2>&1 &
     local static=$!
     pids+=("$static")
-    wait_for "$STATIC_PORT" /-/healthy 60
+    wait_for "$STATIC_PORT" /-/healthy 60 "$static" "$work/static.log"
 
     printf '%-5s %5s | %10s %8s %8s | %10s %8s %8s | %6s %6s | %s\n' enc conns \
         exp_rps p50_ms p99_ms static_rps p50_ms p99_ms rps_x p99_x errors

@@ -2,7 +2,8 @@
 //!
 //! Data flows one way: [`config`] → per server a [`ppdm::Session`] used by a
 //! [`poller`] → an immutable [`snapshot::Snapshot`] → the [`store::Store`] →
-//! rendered once per change by [`metrics`] and [`render`] → served by [`http`].
+//! rendered once per change by [`exposition`] (gauges), [`metrics`] (counters) and
+//! [`render`] → served by [`http`].
 //! [`app`] wires them; the [`sim`] module tree is a simulated PPDM used by `--demo`
 //! and the tests.
 
@@ -11,6 +12,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod exposition;
 pub mod http;
 pub mod metrics;
 pub mod poller;

@@ -63,7 +63,7 @@ impl Store {
     /// Creates an empty store with a first render.
     pub fn new() -> Arc<Store> {
         let metrics = Metrics::new();
-        let rendered = Rendered::new(metrics.registry());
+        let rendered = Rendered::new(encode(metrics.registry()));
         let process = Registry::new();
         #[cfg(target_os = "linux")]
         process
@@ -180,10 +180,11 @@ impl Store {
     }
 
     fn render(&self, servers: &BTreeMap<String, ServerState>) {
-        self.metrics
-            .fill(servers.iter().map(|(name, state)| (name.as_str(), state)));
-        self.rendered
-            .store(Arc::new(Rendered::new(self.metrics.registry())));
+        let mut text = String::with_capacity(self.rendered.load().text().len() + 4096);
+        crate::exposition::write_gauges(&mut text, servers);
+        let mut body = text.into_bytes();
+        body.extend_from_slice(&encode(self.metrics.registry()));
+        self.rendered.store(Arc::new(Rendered::new(body)));
     }
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<String, ServerState>> {

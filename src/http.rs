@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -75,14 +76,11 @@ async fn metrics(State(store): State<Arc<Store>>, headers: HeaderMap) -> Respons
     let content_type = (header::CONTENT_TYPE, HeaderValue::from_static(TEXT_FORMAT));
     if accepts_gzip(&headers) {
         let encoding = (header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        (
-            StatusCode::OK,
-            [content_type, encoding],
-            rendered.gzip_with(&tail),
-        )
-            .into_response()
+        let body = Body::new(rendered.gzip_body(&tail));
+        (StatusCode::OK, [content_type, encoding], body).into_response()
     } else {
-        (StatusCode::OK, [content_type], rendered.plain_with(&tail)).into_response()
+        let body = Body::new(rendered.plain_body(tail));
+        (StatusCode::OK, [content_type], body).into_response()
     }
 }
 
@@ -160,7 +158,6 @@ mod tests {
     use std::io::Read as _;
     use std::time::Duration;
 
-    use axum::body::Body;
     use axum::http::Request;
     use tower::ServiceExt as _;
 

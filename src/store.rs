@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
+use bytes::Bytes;
 use prometheus::Registry;
 use tokio::time::Instant;
 
@@ -57,7 +58,11 @@ pub struct Store {
     servers: Mutex<BTreeMap<String, ServerState>>,
     rendered: ArcSwap<Rendered>,
     process: Registry,
+    process_cache: Mutex<Option<(std::time::Instant, Bytes)>>,
 }
+
+/// How long an encoding of the process metrics is reused.
+const PROCESS_CACHE: Duration = Duration::from_secs(1);
 
 impl Store {
     /// Creates an empty store with a first render.
@@ -76,6 +81,7 @@ impl Store {
             servers: Mutex::new(BTreeMap::new()),
             rendered: ArcSwap::from_pointee(rendered),
             process,
+            process_cache: Mutex::new(None),
         })
     }
 
@@ -164,9 +170,21 @@ impl Store {
         self.rendered.load_full()
     }
 
-    /// The process metrics, encoded now.
-    pub fn process_text(&self) -> Vec<u8> {
-        encode(&self.process)
+    /// The process metrics, encoded at most once a second (reading `/proc` at every
+    /// scrape would be most of a scrape's cost).
+    pub fn process_text(&self) -> Bytes {
+        let mut cached = self
+            .process_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &*cached {
+            Some((at, text)) if at.elapsed() < PROCESS_CACHE => text.clone(),
+            _ => {
+                let text = Bytes::from(encode(&self.process));
+                *cached = Some((std::time::Instant::now(), text.clone()));
+                text
+            }
+        }
     }
 
     /// A copy of every server's state, by name.

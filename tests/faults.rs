@@ -7,6 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Harness, LAB_CAPTURE, sim_config, value};
+use ppdm_exporter::config::ServerConfig;
 use ppdm_exporter::sim::{BodyFault, Route, SimConfig, Simulator, Systems};
 
 const UP: &str = r#"ppdm_up{server="lab"}"#;
@@ -18,6 +19,14 @@ fn failures(body: &str, reason: &str) -> f64 {
         &format!(r#"ppdm_poll_failures_total{{reason="{reason}",server="lab"}}"#),
     )
     .unwrap_or(f64::NAN)
+}
+
+/// A server tweak setting the poll interval and the request timeout.
+fn timing(interval: Duration, timeout: Duration) -> impl FnOnce(&mut ServerConfig) {
+    move |server| {
+        server.interval = interval;
+        server.timeout = timeout;
+    }
 }
 
 async fn wait_down(harness: &Harness) -> String {
@@ -374,11 +383,8 @@ async fn transient_failures_are_retried_within_the_interval() {
         .expect("simulator");
     sim.control()
         .fail_next(Route::StorageSystems, 2, 503, false);
-    let harness = Harness::with_sim(sim, |server| {
-        server.interval = Duration::from_secs(30);
-        server.timeout = Duration::from_secs(2);
-    })
-    .await;
+    let harness =
+        Harness::with_sim(sim, timing(Duration::from_secs(30), Duration::from_secs(2))).await;
 
     let body = harness.wait_up().await;
 
@@ -483,11 +489,8 @@ async fn a_failing_refresh_is_retried_later_not_in_a_loop() {
         access_token_lifetime: Duration::from_secs(2),
         ..sim_config(LAB_CAPTURE)
     };
-    let harness = Harness::start(sim, |server| {
-        server.interval = Duration::from_secs(10);
-        server.timeout = Duration::from_secs(1);
-    })
-    .await;
+    let harness =
+        Harness::start(sim, timing(Duration::from_secs(10), Duration::from_secs(1))).await;
     harness.wait_up().await;
 
     harness
@@ -511,10 +514,10 @@ async fn shutdown_abandons_a_poll_in_progress_and_still_logs_out() {
         .expect("simulator");
     sim.control()
         .set_delay(Route::StorageSystems, Duration::from_secs(20));
-    let harness = Harness::with_sim(sim, |server| {
-        server.interval = Duration::from_secs(60);
-        server.timeout = Duration::from_secs(30);
-    })
+    let harness = Harness::with_sim(
+        sim,
+        timing(Duration::from_secs(60), Duration::from_secs(30)),
+    )
     .await;
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while harness.sim.counters().storage_calls == 0 && std::time::Instant::now() < deadline {
@@ -542,10 +545,10 @@ async fn a_poll_never_outlasts_its_interval() {
         },
         ..sim_config(LAB_CAPTURE)
     };
-    let harness = Harness::start(sim, |server| {
-        server.interval = Duration::from_secs(2);
-        server.timeout = Duration::from_millis(1_500);
-    })
+    let harness = Harness::start(
+        sim,
+        timing(Duration::from_secs(2), Duration::from_millis(1_500)),
+    )
     .await;
     harness.wait_up().await;
 

@@ -1,5 +1,5 @@
 //! What the exporter spends on `/metrics`: the render after each poll, and the
-//! per-scrape work of appending the process metrics to the cached body.
+//! per-scrape work of putting the cached body and the process metrics together.
 //!
 //! ```text
 //! cargo bench --bench render
@@ -7,7 +7,10 @@
 //!
 //! Estates: typical (10 servers × 10 systems), large (50 × 20) and one server with
 //! 10,000 systems. `record_success` re-renders every server's series, so its cost
-//! is the render of the whole estate.
+//! is the render of the whole estate; `write_gauges` and `deflate` are its two
+//! parts (the gauge text written from the snapshots, and `Rendered::new`
+//! compressing the whole body), so the bench shows what caching each server's
+//! lines could save and what it could not.
 
 mod support;
 
@@ -15,6 +18,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use ppdm_exporter::render::{Rendered, encode};
 
 /// Servers and systems per server of each estate.
 const ESTATES: [(&str, usize, usize); 3] = [
@@ -42,6 +46,35 @@ fn record_success(c: &mut Criterion) {
     group.finish();
 }
 
+/// The two parts of a render: writing the gauge text from the snapshots, and
+/// compressing the whole body.
+fn render_parts(c: &mut Criterion) {
+    let mut group = c.benchmark_group("render_parts");
+    for (name, servers, systems) in ESTATES {
+        let snapshot = support::snapshot_of(&support::storage_systems_page(systems));
+        let store = support::filled_store(servers, &snapshot);
+        let states = store.states();
+        let body = store.rendered().text().to_vec();
+        group.bench_function(BenchmarkId::new("write_gauges", name), |b| {
+            b.iter(|| {
+                let mut text = String::with_capacity(body.len() + 4096);
+                ppdm_exporter::exposition::write_gauges(&mut text, black_box(&states));
+                text
+            });
+        });
+        group.bench_function(BenchmarkId::new("deflate", name), |b| {
+            b.iter_batched(
+                || body.clone(),
+                |body| Rendered::new(black_box(body)),
+                BatchSize::LargeInput,
+            );
+        });
+    }
+    group.finish();
+}
+
+/// What a scrape does (`src/http.rs` `metrics`): the shared chunks of the cached
+/// body and the tail, and the tail itself, cached for a second.
 fn scrape(c: &mut Criterion) {
     let mut group = c.benchmark_group("scrape");
     for (name, servers, systems) in ESTATES {
@@ -50,15 +83,23 @@ fn scrape(c: &mut Criterion) {
         let rendered = store.rendered();
         let tail = store.process_text();
         group.throughput(Throughput::Bytes(rendered.text().len() as u64));
-        group.bench_function(BenchmarkId::new("plain_with", name), |b| {
-            b.iter(|| rendered.plain_with(black_box(&tail)));
+        group.bench_function(BenchmarkId::new("plain_body", name), |b| {
+            b.iter(|| rendered.plain_body(black_box(tail.clone())));
         });
-        group.bench_function(BenchmarkId::new("gzip_with", name), |b| {
-            b.iter(|| rendered.gzip_with(black_box(&tail)));
+        group.bench_function(BenchmarkId::new("gzip_body", name), |b| {
+            b.iter(|| rendered.gzip_body(black_box(&tail)));
         });
     }
     let store = support::filled_store(1, &Default::default());
-    group.bench_function("process_text", |b| b.iter(|| store.process_text()));
+    group.bench_function("process_text_cached", |b| b.iter(|| store.process_text()));
+    // What a cache miss costs, once a second at most: reading `/proc` and encoding.
+    let process = prometheus::Registry::new();
+    process
+        .register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))
+        .expect("registered once");
+    group.bench_function("process_text_miss", |b| b.iter(|| encode(&process)));
     group.finish();
 }
 
@@ -85,6 +126,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = record_success, scrape
+    targets = record_success, render_parts, scrape
 }
 criterion_main!(benches);

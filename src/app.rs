@@ -20,7 +20,7 @@ use tokio_util::task::AbortOnDropHandle;
 use crate::config::{Config, ConfigError, ServerConfig};
 use crate::http::HttpOptions;
 use crate::poller::{PollSettings, Poller};
-use crate::ppdm::Session;
+use crate::ppdm::{HttpClients, Session};
 use crate::store::Store;
 
 /// Longest wait for the pollers to log out at shutdown.
@@ -35,6 +35,7 @@ pub type ReloadRequest = oneshot::Sender<Result<String, String>>;
 /// The pollers of the configured servers, by `server` label.
 pub struct Pollers {
     store: Arc<Store>,
+    clients: HttpClients,
     limiter: Arc<Semaphore>,
     running: BTreeMap<String, Running>,
 }
@@ -50,6 +51,7 @@ impl Pollers {
     pub fn new(store: Arc<Store>, max_concurrent: usize) -> Pollers {
         Pollers {
             store,
+            clients: HttpClients::default(),
             limiter: Arc::new(Semaphore::new(max_concurrent)),
             running: BTreeMap::new(),
         }
@@ -110,7 +112,7 @@ impl Pollers {
                 "insecure_skip_verify is set: PPDM's certificate is not checked");
         }
         let auth = self.store.metrics().auth_requests.clone();
-        let session = Session::for_server(server, &label, auth)?;
+        let session = Session::for_server(server, &label, &self.clients, auth)?;
         self.store.add_server(&label, server.stale_after());
         let settings = PollSettings {
             server: label.clone(),

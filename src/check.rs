@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use crate::config::{Config, ServerConfig};
 use crate::poller::poll_once;
-use crate::ppdm::Session;
+use crate::ppdm::{HttpClients, Session};
 use crate::snapshot::Snapshot;
 use crate::store::Store;
 
@@ -50,7 +50,7 @@ async fn check_server(server: &ServerConfig, label: &str, store: &Store) -> anyh
         summary.push_str("  warning: certificate not verified (insecure_skip_verify = true)\n");
     }
     let auth = store.metrics().auth_requests.clone();
-    let session = Session::for_server(server, label, auth)?;
+    let session = Session::for_server(server, label, &HttpClients::default(), auth)?;
     store.add_server(label, server.stale_after());
     let started = Instant::now();
     let result = poll_once(&session, server.page_size).await;

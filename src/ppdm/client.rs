@@ -3,6 +3,9 @@
 //! [`Client`] knows nothing of tokens; [`super::Session`] passes the bearer token in
 //! and decides what to do with a 401.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -18,7 +21,47 @@ pub struct Client {
     http: reqwest::Client,
     base: Url,
     max_body: u64,
+    timeout: Duration,
 }
+
+/// HTTP clients by trust settings (`ca_file`, `insecure_skip_verify`), shared by the
+/// servers that have the same. A CA file is read when its first client is built.
+#[derive(Debug, Default)]
+pub struct HttpClients {
+    by_trust: Mutex<HashMap<(Option<PathBuf>, bool), reqwest::Client>>,
+}
+
+impl HttpClients {
+    fn get(&self, server: &ServerConfig) -> Result<reqwest::Client, BuildError> {
+        let key = (server.ca_file.clone(), server.insecure_skip_verify);
+        let mut clients = self.by_trust.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(client) = clients.get(&key) {
+            return Ok(client.clone());
+        }
+        let client = build_http(server)?;
+        clients.insert(key, client.clone());
+        Ok(client)
+    }
+}
+
+/// An HTTP client with the trust settings of `server`; timeouts are set per request.
+fn build_http(server: &ServerConfig) -> Result<reqwest::Client, BuildError> {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("ppdm-exporter/", env!("CARGO_PKG_VERSION")))
+        .pool_max_idle_per_host(2);
+    if let Some(path) = &server.ca_file {
+        builder = builder.tls_certs_only(read_ca(path)?);
+    }
+    if server.insecure_skip_verify {
+        builder = builder.tls_danger_accept_invalid_certs(true);
+    }
+    builder.build().map_err(BuildError::Http)
+}
+
+/// Longest wait for a TCP connection; a server's `timeout` bounds the whole request.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An answer whose status was read and whose body was collected within the cap.
 #[derive(Debug)]
@@ -65,23 +108,22 @@ impl Client {
     ///
     /// Fails when the CA file is unreadable or empty, or the URL cannot be a base.
     pub fn new(server: &ServerConfig) -> Result<Client, BuildError> {
-        let mut builder = reqwest::Client::builder()
-            .timeout(server.timeout)
-            .connect_timeout(server.timeout.min(Duration::from_secs(10)))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("ppdm-exporter/", env!("CARGO_PKG_VERSION")))
-            .pool_max_idle_per_host(2);
-        if let Some(path) = &server.ca_file {
-            builder = builder.tls_certs_only(read_ca(path)?);
-        }
-        if server.insecure_skip_verify {
-            builder = builder.tls_danger_accept_invalid_certs(true);
-        }
+        Client::shared(server, &HttpClients::default())
+    }
+
+    /// As [`Client::new`], reusing from `clients` the HTTP client of any server with
+    /// the same trust settings (each costs about 200 KB of memory).
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::new`].
+    pub fn shared(server: &ServerConfig, clients: &HttpClients) -> Result<Client, BuildError> {
         let base = base_url(&server.url).ok_or_else(|| BuildError::Url(server.url.clone()))?;
         Ok(Client {
-            http: builder.build().map_err(BuildError::Http)?,
+            http: clients.get(server)?,
             base,
             max_body: server.max_response_bytes,
+            timeout: server.timeout,
         })
     }
 
@@ -98,7 +140,7 @@ impl Client {
         json: Option<Vec<u8>>,
     ) -> Result<Answer, PpdmError> {
         let url = self.url(path_and_query)?;
-        let mut request = self.http.request(method, url);
+        let mut request = self.http.request(method, url).timeout(self.timeout);
         if let Some(token) = bearer {
             request = request.bearer_auth(token.expose_secret());
         }
@@ -181,6 +223,25 @@ fn read_ca(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, BuildErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn server(url: &str, insecure: bool) -> ServerConfig {
+        let text = format!(
+            "[[servers]]\nurl = \"{url}\"\nusername = \"u\"\npassword = \"p\"\ninsecure_skip_verify = {insecure}"
+        );
+        let config = crate::config::Config::from_toml(&text).expect("valid");
+        config.servers[0].clone()
+    }
+
+    #[test]
+    fn servers_with_the_same_trust_share_one_http_client() {
+        let clients = HttpClients::default();
+
+        Client::shared(&server("https://a:8443", false), &clients).expect("a");
+        Client::shared(&server("https://b:8443", false), &clients).expect("b");
+        Client::shared(&server("https://c:8443", true), &clients).expect("c");
+
+        assert_eq!(clients.by_trust.lock().expect("lock").len(), 2);
+    }
 
     #[test]
     fn api_paths_are_joined_below_a_path_prefix() {

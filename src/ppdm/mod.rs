@@ -5,6 +5,6 @@ pub mod error;
 pub mod model;
 pub mod session;
 
-pub use client::Client;
+pub use client::{Client, HttpClients};
 pub use error::{FailureReason, PpdmError};
 pub use session::Session;

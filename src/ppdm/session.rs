@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::client::{Answer, Client, path_only};
+use super::client::{Answer, Client, HttpClients, path_only};
 use super::error::{AuthRefusal, PpdmError};
 use super::model::TokenResponse;
 use crate::config::{PasswordSource, ServerConfig};
@@ -113,9 +113,10 @@ impl Session {
     pub fn for_server(
         server: &ServerConfig,
         label: &str,
+        clients: &HttpClients,
         auth_requests: IntCounterVec,
     ) -> anyhow::Result<Session> {
-        let client = Client::new(server).with_context(|| format!("server {label}"))?;
+        let client = Client::shared(server, clients).with_context(|| format!("server {label}"))?;
         let password = server
             .password_source()
             .with_context(|| format!("server {label} has no password source"))?;

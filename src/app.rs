@@ -70,31 +70,37 @@ impl Pollers {
             .iter()
             .filter_map(|server| server.label().map(|label| (label, server)))
             .collect();
-        let (mut removed, mut changed, mut added) = (0, 0, 0);
-        let was_running = self.running.len();
-        let names: Vec<String> = self.running.keys().cloned().collect();
-        for name in names {
-            match wanted.get(&name) {
-                None => {
-                    self.stop(&name).await;
-                    self.store.remove_server(&name);
-                    removed += 1;
-                }
-                Some(new) if !self.running[&name].config.same_settings(new) => {
-                    self.stop(&name).await;
-                    changed += 1;
-                }
-                Some(_) => {}
-            }
+        let removed: Vec<String> = self
+            .running
+            .keys()
+            .filter(|name| !wanted.contains_key(*name))
+            .cloned()
+            .collect();
+        let changed: Vec<String> = self
+            .running
+            .iter()
+            .filter(|(name, running)| {
+                wanted
+                    .get(*name)
+                    .is_some_and(|new| !running.config.same_settings(new))
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        let unchanged = self.running.len() - removed.len() - changed.len();
+        self.stop_many(&[removed.as_slice(), changed.as_slice()].concat())
+            .await;
+        for name in &removed {
+            self.store.remove_server(name);
         }
+        let mut started = 0;
         for (name, server) in &wanted {
             if !self.running.contains_key(name) {
                 self.start(server)?;
-                added += 1;
+                started += 1;
             }
         }
-        let added = added - changed;
-        let unchanged = was_running - removed - changed;
+        let (changed, removed) = (changed.len(), removed.len());
+        let added = started - changed;
         Ok(format!(
             "{added} added, {changed} changed, {removed} removed, {unchanged} unchanged"
         ))
@@ -142,10 +148,6 @@ impl Pollers {
     pub async fn stop_all(&mut self) {
         let names: Vec<String> = self.running.keys().cloned().collect();
         self.stop_many(&names).await;
-    }
-
-    async fn stop(&mut self, name: &str) {
-        self.stop_many(&[name.to_owned()]).await;
     }
 
     /// Cancels the named pollers at once, then waits for their logouts until one

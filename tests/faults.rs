@@ -29,6 +29,16 @@ fn timing(interval: Duration, timeout: Duration) -> impl FnOnce(&mut ServerConfi
     }
 }
 
+/// Asserts that the exporter logged in once and holds exactly one live session.
+fn assert_one_session(harness: &Harness) {
+    let counters = harness.sim.counters();
+    assert_eq!(
+        (counters.logins, counters.live_sessions),
+        (1, 1),
+        "{counters:?}"
+    );
+}
+
 async fn wait_down(harness: &Harness) -> String {
     harness
         .wait_for(Duration::from_secs(8), |body| {
@@ -56,12 +66,7 @@ async fn data_fault_is_survived(
     assert_eq!(value(&down, SYSTEMS), Some(4.0), "last good data kept");
     assert!(down.contains("ppdm_storage_system_physical_used_bytes{"));
     assert_eq!(value(&up, UP), Some(1.0));
-    let counters = harness.sim.counters();
-    assert_eq!(
-        (counters.logins, counters.live_sessions),
-        (1, 1),
-        "{counters:?}"
-    );
+    assert_one_session(&harness);
     harness.stop().await;
 }
 
@@ -327,12 +332,7 @@ async fn refused_connections_then_return_reuse_the_session() {
     harness.wait_up().await;
 
     assert!(failures(&down, "connect") >= 1.0);
-    let counters = harness.sim.counters();
-    assert_eq!(
-        (counters.logins, counters.live_sessions),
-        (1, 1),
-        "{counters:?}"
-    );
+    assert_one_session(&harness);
     harness.stop().await;
 }
 
